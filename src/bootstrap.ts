@@ -1,0 +1,40 @@
+// Builds the services from configuration: model (built from the pinned npm package if missing), backend,
+// projection, fetcher. Used by the server, the CLI, the bench and the tests alike.
+import path from 'node:path';
+import type { Config } from './config.ts';
+import type { Backend } from './index/backend.ts';
+import { EmbeddedBackend } from './index/embedded/backend.ts';
+import { ProjectionState } from './index/methods/projection.ts';
+import { GuardedFetcher } from './link/fetcher.ts';
+import type { Services } from './services.ts';
+import { ImageEmbedder, type VisionManifest } from './vision/embedder.ts';
+import { ensureVisionModel } from './vision/model-build.ts';
+import { INDEX_DIMS } from './vision/projection.ts';
+
+export async function createBackend(config: Config): Promise<Backend> {
+  if (config.backend === 'elasticsearch') {
+    const { ElasticsearchBackend } = await import('./index/elasticsearch/backend.ts');
+    return new ElasticsearchBackend({ ...config.es, dims: INDEX_DIMS });
+  }
+  return new EmbeddedBackend({ dir: path.join(config.dataDir, 'embedded'), dims: INDEX_DIMS, exactBelow: config.search.exactBelow });
+}
+
+export async function createServices(config: Config, opts: { log?: (s: string) => void; backend?: Backend } = {}): Promise<Services> {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  const { manifest } = await ensureVisionModel({ log });
+  const embedder = await ImageEmbedder.create(manifest.vision as VisionManifest, {
+    threads: config.vision.threads,
+    maxBatch: config.vision.maxBatch,
+    decodeConcurrency: config.vision.decodeConcurrency,
+    limits: config.image,
+  });
+  const backend = opts.backend ?? (await createBackend(config));
+  await backend.init();
+  const projection = await ProjectionState.load(backend, embedder.dims);
+  return { config, backend, embedder, fetcher: new GuardedFetcher(config.fetch), projection, log };
+}
+
+export async function closeServices(s: Services): Promise<void> {
+  await s.backend.close();
+  await s.embedder.close();
+}

@@ -1,0 +1,73 @@
+// Configuration from the environment, read once. Every knob has a safe default for the embedded demo.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function int(name: string, def: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${v}`);
+  return n;
+}
+function list(name: string): string[] {
+  return (process.env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export type ResizeMode = 'fill' | 'cover' | 'contain';
+
+export interface Config {
+  port: number;
+  dataDir: string;
+  backend: 'embedded' | 'elasticsearch';
+  apiKeys: string[];
+  searchRequiresKey: boolean;
+  image: { maxBytes: number; maxPixels: number; resize: ResizeMode };
+  vision: { threads: number; maxBatch: number; batchWaitMs: number; decodeConcurrency: number };
+  search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number };
+  fetch: { timeoutMs: number; maxBytes: number; maxRedirects: number; allowHosts: string[] };
+  es: { url: string; index: string; apiKey?: string; username?: string; password?: string; caFile?: string };
+}
+
+export function loadConfig(env = process.env): Config {
+  const dataDir = path.resolve(env.DATA_DIR ?? path.join(repoRoot, 'data'));
+  const resize = (env.IMAGE_RESIZE ?? 'fill') as ResizeMode;
+  if (!['fill', 'cover', 'contain'].includes(resize)) throw new Error(`IMAGE_RESIZE must be fill|cover|contain`);
+  const backend = (env.SEARCH_BACKEND ?? 'embedded') as Config['backend'];
+  if (!['embedded', 'elasticsearch'].includes(backend)) throw new Error('SEARCH_BACKEND must be embedded|elasticsearch');
+  return {
+    port: int('PORT', 8080),
+    dataDir,
+    backend,
+    apiKeys: list('API_KEYS'),
+    searchRequiresKey: env.SEARCH_REQUIRES_KEY === '1',
+    image: { maxBytes: int('IMAGE_MAX_BYTES', 10 * 1024 * 1024), maxPixels: int('IMAGE_MAX_PIXELS', 50_000_000), resize },
+    vision: {
+      threads: int('VISION_THREADS', 2),
+      maxBatch: int('VISION_MAX_BATCH', 8),
+      batchWaitMs: int('VISION_BATCH_WAIT_MS', 2),
+      decodeConcurrency: int('DECODE_CONCURRENCY', 4),
+    },
+    search: {
+      candidates: int('SEARCH_CANDIDATES', 50),
+      sameSourceThreshold: Number(env.SAME_SOURCE_THRESHOLD ?? 0.75),
+      substituteFloor: Number(env.SUBSTITUTE_FLOOR ?? 0.2),
+      exactBelow: int('EXACT_KNN_BELOW', 20_000),
+    },
+    fetch: {
+      timeoutMs: int('FETCH_TIMEOUT_MS', 5000),
+      maxBytes: int('FETCH_MAX_BYTES', 5 * 1024 * 1024),
+      maxRedirects: int('FETCH_MAX_REDIRECTS', 3),
+      allowHosts: list('FETCH_ALLOW_HOSTS'),
+    },
+    es: {
+      url: env.ES_URL ?? 'http://127.0.0.1:9250',
+      index: env.ES_INDEX ?? 'products',
+      apiKey: env.ES_API_KEY,
+      username: env.ES_USERNAME,
+      password: env.ES_PASSWORD,
+      caFile: env.ES_CA_FILE,
+    },
+  };
+}

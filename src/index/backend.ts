@@ -1,0 +1,57 @@
+// The one interface both backends implement; the contract suite in test/contract runs against each.
+import type { Product } from '../schema/product.ts';
+import type { Filters } from './components/filters.ts';
+
+export interface IndexedImage {
+  /** position of the image in the product's images */
+  idx: number;
+  /** projected, L2-normalised vector in the index space */
+  vector: Float32Array;
+  /** raw pooled descriptor kept so that a new projection needs no re-embedding */
+  descriptor: Float32Array;
+  phash: string;
+}
+
+export interface IndexRecord {
+  product: Product;
+  images: IndexedImage[];
+  /** our own tokens of the searchable text (jieba for Chinese) */
+  tokens: string[];
+  projectionVersion: string | null;
+  /** hash of the record and its image bytes, so that re-running an unchanged feed embeds nothing */
+  contentHash: string;
+}
+
+export interface Hit {
+  id: string;
+  score: number;
+  /** which image of the product matched (vector hits) */
+  imageIdx?: number;
+}
+
+export type UpsertResult = { id: string; ok: true } | { id: string; ok: false; code: string; message: string };
+
+export interface SearchOptions {
+  k: number;
+  filters?: Filters;
+}
+
+export interface Backend {
+  readonly kind: 'embedded' | 'elasticsearch';
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Durable when the promise resolves: an acknowledged write survives kill -9. */
+  upsert(records: IndexRecord[]): Promise<UpsertResult[]>;
+  get(id: string): Promise<IndexRecord | null>;
+  getMany(ids: string[]): Promise<Map<string, IndexRecord>>;
+  delete(id: string): Promise<boolean>;
+  count(): Promise<number>;
+  /** kNN over image vectors with the filters applied inside the search; one hit per product (best image). */
+  knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]>;
+  /** Keyword search over our tokens with the same filters. */
+  text(tokens: string[], opts: SearchOptions): Promise<Hit[]>;
+  /** Every record, in batches, for re-projection and whitening fits. */
+  scan(batchSize: number): AsyncIterable<IndexRecord[]>;
+  getMeta(key: string): Promise<Buffer | null>;
+  setMeta(key: string, value: Buffer): Promise<void>;
+}

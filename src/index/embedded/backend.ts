@@ -1,0 +1,241 @@
+// The default backend: SQLite (better-sqlite3, WAL) is the durable truth for products, vectors and
+// keyword postings (FTS5 over our own tokens); vectors are mirrored in memory for kNN (see vectors.ts).
+// A write is acknowledged only after its transaction commits, so it survives kill -9.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Backend, Hit, IndexRecord, IndexedImage, SearchOptions, UpsertResult } from '../backend.ts';
+import { filterAttrs, hasFilters, matches, type FilterAttrs, type Filters } from '../components/filters.ts';
+import { VectorIndex } from './vectors.ts';
+import type { Product } from '../../schema/product.ts';
+
+export interface EmbeddedOptions {
+  dir: string;
+  dims: number;
+  exactBelow: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS products (
+  id TEXT PRIMARY KEY,
+  doc TEXT NOT NULL,
+  tokens TEXT NOT NULL,
+  projection_version TEXT,
+  content_hash TEXT NOT NULL,
+  price REAL, moq INTEGER, categories TEXT NOT NULL, province TEXT, badges TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS images (
+  label INTEGER PRIMARY KEY AUTOINCREMENT,
+  product_id TEXT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  phash TEXT NOT NULL,
+  descriptor BLOB NOT NULL,
+  vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS images_product ON images(product_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(id UNINDEXED, tokens, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+`;
+
+function f32(buf: Buffer): Float32Array {
+  const out = new Float32Array(buf.byteLength / 4);
+  new Uint8Array(out.buffer).set(buf);
+  return out;
+}
+const blob = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+/** FTS5 query: each token quoted (so that no token is read as syntax), any token may match. */
+function ftsQuery(tokens: string[]): string {
+  return [...new Set(tokens)].map((t) => `"${t.replace(/"/g, '""')}"`).join(' OR ');
+}
+
+/** The same predicate as components/filters.ts `matches`, as SQL over the products table. */
+function sqlFilters(f?: Filters): { where: string; params: Record<string, unknown> } {
+  const c: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (f?.priceMin !== undefined) (c.push('p.price >= @priceMin'), (params.priceMin = f.priceMin));
+  if (f?.priceMax !== undefined) (c.push('p.price <= @priceMax'), (params.priceMax = f.priceMax));
+  if (f?.maxMoq !== undefined) (c.push('COALESCE(p.moq, 1) <= @maxMoq'), (params.maxMoq = f.maxMoq));
+  if (f?.category !== undefined) (c.push('EXISTS (SELECT 1 FROM json_each(p.categories) WHERE value = @category)'), (params.category = f.category));
+  if (f?.province !== undefined) (c.push('p.province = @province'), (params.province = f.province));
+  if (f?.badge !== undefined) (c.push('EXISTS (SELECT 1 FROM json_each(p.badges) WHERE value = @badge)'), (params.badge = f.badge));
+  return { where: c.map((x) => `AND ${x}`).join(' '), params };
+}
+
+export class EmbeddedBackend implements Backend {
+  readonly kind = 'embedded' as const;
+  private db!: Database.Database;
+  private vectors: VectorIndex;
+  private attrs = new Map<string, FilterAttrs>();
+  private readonly hnswFile: string;
+
+  constructor(private readonly opts: EmbeddedOptions) {
+    this.vectors = new VectorIndex({ dims: opts.dims, exactBelow: opts.exactBelow });
+    this.hnswFile = path.join(opts.dir, 'vectors.hnsw');
+  }
+
+  async init(): Promise<void> {
+    fs.mkdirSync(this.opts.dir, { recursive: true });
+    this.db = new Database(path.join(this.opts.dir, 'catalogue.sqlite'));
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a commit is on disk before we acknowledge it (kill -9 and power loss alike)
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    for (const row of this.db.prepare('SELECT id, price, moq, categories, province, badges FROM products').iterate() as Iterable<any>) {
+      this.attrs.set(row.id, {
+        price: row.price,
+        moq: row.moq,
+        categories: JSON.parse(row.categories),
+        province: row.province,
+        badges: JSON.parse(row.badges),
+      });
+    }
+    for (const row of this.db.prepare('SELECT label, product_id, idx, vector FROM images').iterate() as Iterable<any>) {
+      this.vectors.preload(row.label, row.product_id, row.idx, f32(row.vector));
+    }
+    if (this.vectors.size >= this.opts.exactBelow && !this.vectors.loadHnsw(this.hnswFile)) this.vectors.buildHnsw();
+  }
+
+  async close(): Promise<void> {
+    if (!this.db?.open) return;
+    this.vectors.saveHnsw(this.hnswFile);
+    this.db.close();
+  }
+
+  async upsert(records: IndexRecord[]): Promise<UpsertResult[]> {
+    const delImages = this.db.prepare('DELETE FROM images WHERE product_id = ?');
+    const delFts = this.db.prepare('DELETE FROM fts WHERE id = ?');
+    const putProduct = this.db.prepare(
+      `INSERT INTO products (id, doc, tokens, projection_version, content_hash, price, moq, categories, province, badges)
+       VALUES (@id, @doc, @tokens, @pv, @hash, @price, @moq, @categories, @province, @badges)
+       ON CONFLICT(id) DO UPDATE SET doc=excluded.doc, tokens=excluded.tokens, projection_version=excluded.projection_version,
+         content_hash=excluded.content_hash, price=excluded.price, moq=excluded.moq, categories=excluded.categories,
+         province=excluded.province, badges=excluded.badges`,
+    );
+    const putImage = this.db.prepare('INSERT INTO images (product_id, idx, phash, descriptor, vector) VALUES (?, ?, ?, ?, ?)');
+    const putFts = this.db.prepare('INSERT INTO fts (id, tokens) VALUES (?, ?)');
+    const added: Array<{ id: string; labels: Array<[number, IndexedImage]>; attrs: FilterAttrs }> = [];
+    const tx = this.db.transaction((recs: IndexRecord[]) => {
+      for (const r of recs) {
+        const id = r.product.id;
+        const a = filterAttrs(r.product);
+        delImages.run(id);
+        delFts.run(id);
+        putProduct.run({
+          id,
+          doc: JSON.stringify(r.product),
+          tokens: r.tokens.join(' '),
+          pv: r.projectionVersion,
+          hash: r.contentHash,
+          price: a.price,
+          moq: a.moq,
+          categories: JSON.stringify(a.categories),
+          province: a.province,
+          badges: JSON.stringify(a.badges),
+        });
+        const labels: Array<[number, IndexedImage]> = [];
+        for (const img of r.images) {
+          const info = putImage.run(id, img.idx, img.phash, blob(img.descriptor), blob(img.vector));
+          labels.push([Number(info.lastInsertRowid), img]);
+        }
+        putFts.run(id, r.tokens.join(' '));
+        added.push({ id, labels, attrs: a });
+      }
+    });
+    tx(records);
+    // the transaction committed: mirror it in memory
+    for (const a of added) {
+      this.vectors.removeProduct(a.id);
+      for (const [label, img] of a.labels) this.vectors.add(label, a.id, img.idx, img.vector);
+      this.attrs.set(a.id, a.attrs);
+    }
+    return records.map((r) => ({ id: r.product.id, ok: true as const }));
+  }
+
+  private toRecord(row: any, images: any[]): IndexRecord {
+    return {
+      product: JSON.parse(row.doc) as Product,
+      tokens: row.tokens ? row.tokens.split(' ') : [],
+      projectionVersion: row.projection_version,
+      contentHash: row.content_hash,
+      images: images.map((im) => ({ idx: im.idx, phash: im.phash, descriptor: f32(im.descriptor), vector: f32(im.vector) })),
+    };
+  }
+
+  async get(id: string): Promise<IndexRecord | null> {
+    return (await this.getMany([id])).get(id) ?? null;
+  }
+
+  async getMany(ids: string[]): Promise<Map<string, IndexRecord>> {
+    const out = new Map<string, IndexRecord>();
+    const getP = this.db.prepare('SELECT * FROM products WHERE id = ?');
+    const getI = this.db.prepare('SELECT idx, phash, descriptor, vector FROM images WHERE product_id = ? ORDER BY idx');
+    for (const id of ids) {
+      const row = getP.get(id);
+      if (row) out.set(id, this.toRecord(row, getI.all(id)));
+    }
+    return out;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const tx = this.db.transaction(() => {
+      this.db.prepare('DELETE FROM fts WHERE id = ?').run(id);
+      return this.db.prepare('DELETE FROM products WHERE id = ?').run(id).changes > 0;
+    });
+    const existed = tx();
+    this.vectors.removeProduct(id);
+    this.attrs.delete(id);
+    return existed;
+  }
+
+  async count(): Promise<number> {
+    return this.attrs.size;
+  }
+
+  async knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {
+    if (!hasFilters(opts.filters)) return this.vectors.search(vector, opts.k, null);
+    let passing = 0;
+    for (const a of this.attrs.values()) if (matches(a, opts.filters)) passing++;
+    if (passing === 0) return [];
+    const allow = (id: string) => {
+      const a = this.attrs.get(id);
+      return !!a && matches(a, opts.filters);
+    };
+    return this.vectors.search(vector, opts.k, allow, passing);
+  }
+
+  async text(tokens: string[], opts: SearchOptions): Promise<Hit[]> {
+    if (!tokens.length) return [];
+    // bm25() is lower-is-better; the filters are part of the same query, applied before the limit
+    const { where, params } = sqlFilters(opts.filters);
+    const rows = this.db
+      .prepare(
+        `SELECT fts.id AS id, -bm25(fts) AS score FROM fts JOIN products p ON p.id = fts.id
+         WHERE fts MATCH @q ${where} ORDER BY bm25(fts), fts.id LIMIT @k`,
+      )
+      .all({ ...params, q: ftsQuery(tokens), k: opts.k }) as Array<{ id: string; score: number }>;
+    return rows.map((r) => ({ id: r.id, score: r.score }));
+  }
+
+  async *scan(batchSize: number): AsyncIterable<IndexRecord[]> {
+    let after = '';
+    const page = this.db.prepare('SELECT * FROM products WHERE id > ? ORDER BY id LIMIT ?');
+    const getI = this.db.prepare('SELECT idx, phash, descriptor, vector FROM images WHERE product_id = ? ORDER BY idx');
+    for (;;) {
+      const rows = page.all(after, batchSize) as any[];
+      if (!rows.length) return;
+      yield rows.map((r) => this.toRecord(r, getI.all(r.id)));
+      after = rows[rows.length - 1].id;
+    }
+  }
+
+  async getMeta(key: string): Promise<Buffer | null> {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: Buffer } | undefined;
+    return row ? Buffer.from(row.value) : null;
+  }
+
+  async setMeta(key: string, value: Buffer): Promise<void> {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+}

@@ -1,0 +1,75 @@
+// Product input → index record: load each image (uploaded bytes, a URL through the guarded fetcher, or a
+// local path for trusted loaders only), embed, project, tokenise.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { AppError } from '../../errors.ts';
+import type { Product, ProductInput } from '../../schema/product.ts';
+import type { Services } from '../../services.ts';
+import { productText, tokenize } from '../../text/tokenize.ts';
+import type { IndexRecord, IndexedImage } from '../backend.ts';
+
+type ImageInput = ProductInput['images'][number];
+
+export interface IngestOptions {
+  /** local file paths are read only for the operator's CLI and the demo loader, never over HTTP */
+  allowPaths?: boolean;
+}
+
+export async function loadImageBytes(img: ImageInput, s: Pick<Services, 'fetcher' | 'config'>, opts: IngestOptions): Promise<Buffer> {
+  if (img.base64 !== undefined) {
+    const b = Buffer.from(img.base64, 'base64');
+    if (!b.length) throw new AppError('invalid_image', 'the base64 image decodes to 0 bytes');
+    return b;
+  }
+  if (img.url !== undefined) {
+    const r = await s.fetcher.fetch(img.url, { accept: ['image/'], maxBytes: s.config.image.maxBytes });
+    return r.body;
+  }
+  if (img.path !== undefined) {
+    if (!opts.allowPaths) throw new AppError('path_not_allowed', 'images.path is only accepted from the operator CLI; send url or base64');
+    try {
+      return await fs.readFile(img.path);
+    } catch {
+      throw new AppError('invalid_image', `cannot read ${img.path}`);
+    }
+  }
+  throw new AppError('invalid_request', 'an image needs url, base64 or path');
+}
+
+function hashRecord(id: string, input: ProductInput, imageBytes: Buffer[]): string {
+  const h = createHash('sha256');
+  h.update(id);
+  h.update(JSON.stringify({ ...input, images: input.images.map((i) => i.url ?? i.path ?? '') }));
+  for (const b of imageBytes) h.update(createHash('sha256').update(b).digest());
+  return h.digest('hex');
+}
+
+export async function buildRecord(id: string, input: ProductInput, s: Services, opts: IngestOptions = {}): Promise<IndexRecord> {
+  const bytes = await Promise.all(input.images.map((img) => loadImageBytes(img, s, opts)));
+  const embedded = await Promise.all(bytes.map((b) => s.embedder.embed(b)));
+  const images: IndexedImage[] = embedded.map((e, idx) => ({
+    idx,
+    descriptor: e.descriptor,
+    vector: s.projection.apply(e.descriptor),
+    phash: e.phash,
+  }));
+  const contentHash = hashRecord(id, input, bytes);
+  const product: Product = {
+    id,
+    title: input.title,
+    description: input.description,
+    categoryPath: input.categoryPath,
+    price: input.price,
+    moq: input.moq,
+    supplier: input.supplier,
+    listedAt: input.listedAt,
+    attributes: input.attributes,
+    images: input.images.map((img, idx) => ({
+      ...(img.url ? { url: img.url } : {}),
+      ref: `${id}/${idx}/${contentHash.slice(0, 12)}`,
+    })),
+    updatedAt: new Date().toISOString(),
+    modelVersion: images.length ? s.embedder.modelVersion : null,
+  };
+  return { product, images, tokens: tokenize(productText(input)), projectionVersion: s.projection.current.version, contentHash };
+}

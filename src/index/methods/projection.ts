@@ -1,0 +1,64 @@
+// Keeps the index-space projection (see vision/projection.ts) with the index: loads it, and when asked,
+// learns PCA-whitening from the indexed catalogue and re-projects every stored vector from its raw
+// descriptor (no re-embedding).
+import type { Backend, IndexRecord } from '../backend.ts';
+import { deserializeProjection, fitWhitening, INDEX_DIMS, project, randomProjection, serializeProjection, type Projection } from '../../vision/projection.ts';
+
+const KEY = 'projection';
+
+export class ProjectionState {
+  private constructor(public current: Projection) {}
+
+  static async load(backend: Backend, inDims: number): Promise<ProjectionState> {
+    const buf = await backend.getMeta(KEY);
+    if (buf) {
+      const p = deserializeProjection(buf);
+      if (p.inDims === inDims && p.outDims === INDEX_DIMS) return new ProjectionState(p);
+    }
+    return new ProjectionState(randomProjection(inDims, INDEX_DIMS));
+  }
+
+  apply(descriptor: Float32Array): Float32Array {
+    return project(this.current, descriptor);
+  }
+
+  /**
+   * Learn whitening from up to `maxSamples` stored descriptors (evenly spread over the catalogue), store
+   * it, and re-project every record. Returns the new projection's version.
+   */
+  async refit(backend: Backend, opts: { maxSamples?: number; shrink?: number; log?: (s: string) => void } = {}): Promise<Projection> {
+    const maxSamples = opts.maxSamples ?? 512;
+    const total = await backend.count();
+    const stride = Math.max(1, Math.ceil(total / maxSamples));
+    const sample: Float32Array[] = [];
+    let i = 0;
+    for await (const batch of backend.scan(256))
+      for (const r of batch) {
+        if (i++ % stride === 0 && r.images[0]) sample.push(r.images[0].descriptor);
+      }
+    if (sample.length < 16) return this.current; // too few to learn anything; keep what we have
+    const t0 = Date.now();
+    const p = fitWhitening(sample.slice(0, maxSamples), INDEX_DIMS, opts.shrink ?? 0.1);
+    opts.log?.(`learned ${p.kind} ${p.version} from ${p.samples} images in ${Date.now() - t0} ms`);
+    await backend.setMeta(KEY, serializeProjection(p));
+    this.current = p;
+    await this.reproject(backend);
+    return p;
+  }
+
+  /** Re-project every record whose vectors were made under another projection. */
+  async reproject(backend: Backend): Promise<number> {
+    let n = 0;
+    for await (const batch of backend.scan(256)) {
+      const stale: IndexRecord[] = batch.filter((r) => r.projectionVersion !== this.current.version);
+      if (!stale.length) continue;
+      for (const r of stale) {
+        r.images = r.images.map((im) => ({ ...im, vector: this.apply(im.descriptor) }));
+        r.projectionVersion = this.current.version;
+      }
+      await backend.upsert(stale);
+      n += stale.length;
+    }
+    return n;
+  }
+}

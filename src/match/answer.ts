@@ -1,0 +1,122 @@
+// Splits candidates into same-source groups and substitutes. Here the split is a similarity threshold on
+// the global image embedding; the evidence and calibration of a later step plug in at `judge`.
+import type { IndexRecord } from '../index/backend.ts';
+import type { ListingT, SearchAnswer } from '../schema/search.ts';
+import { dot } from '../vision/pooling.ts';
+import { electSource } from './elect.ts';
+
+export interface Candidate {
+  record: IndexRecord;
+  /** best image cosine to the query vector (null for a text-only query without an anchor) */
+  similarity: number;
+  imageIdx: number;
+  textMatch: boolean;
+  phashDistance: number | null;
+}
+
+export interface AnswerOptions {
+  limit: number;
+  sameSourceThreshold: number;
+  substituteFloor: number;
+  referencePrice?: { amount: number; currency: string; from: 'request' };
+  cheaperOnly: boolean;
+  sort: 'similarity' | 'price';
+}
+
+export function toListing(c: Candidate): ListingT {
+  const p = c.record.product;
+  return {
+    id: p.id,
+    title: p.title,
+    categoryPath: p.categoryPath,
+    price: p.price,
+    moq: p.moq,
+    supplier: p.supplier,
+    listedAt: p.listedAt,
+    images: p.images,
+    attributes: p.attributes,
+    similarity: round(c.similarity),
+  };
+}
+
+const round = (x: number) => Math.round(x * 10000) / 10000;
+const SAME_PHOTO_BITS = 10;
+
+/** Probability-like score from cosine; a monotone placeholder until confidence is calibrated on labelled pairs. */
+function confidenceOf(sim: number, threshold: number): number {
+  return round(1 / (1 + Math.exp(-(sim - threshold) / 0.04)));
+}
+
+function bestPairCosine(a: IndexRecord, b: IndexRecord): number {
+  let best = -1;
+  for (const x of a.images) for (const y of b.images) best = Math.max(best, dot(x.vector, y.vector));
+  return best;
+}
+
+export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAnswer, 'sameSource' | 'substitutes'> & { referencePrice: SearchAnswer['query']['referencePrice'] } {
+  const same = cands.filter((c) => c.similarity >= o.sameSourceThreshold || (c.phashDistance !== null && c.phashDistance <= SAME_PHOTO_BITS));
+  const rest = cands.filter((c) => !same.includes(c));
+
+  // single-link grouping: two same-source candidates are one product if their images agree as well
+  const groups: Candidate[][] = [];
+  for (const c of same) {
+    const g = groups.find((g) => g.some((m) => bestPairCosine(m.record, c.record) >= o.sameSourceThreshold));
+    if (g) g.push(c);
+    else groups.push([c]);
+  }
+
+  const sameSource = groups.slice(0, o.limit).map((g) => {
+    const listings = g.map(toListing);
+    const { source, reason } = electSource(listings);
+    const best = g.reduce((a, b) => (b.similarity > a.similarity ? b : a));
+    const srcCand = g.find((c) => c.record.product.id === source.id)!;
+    const prices = listings.filter((l) => l.price).map((l) => l.price!);
+    const cur = prices[0]?.currency;
+    const samePhoto = srcCand.phashDistance !== null && srcCand.phashDistance <= SAME_PHOTO_BITS;
+    const summary: string[] = [];
+    if (samePhoto) summary.push('same photo (near-identical image)');
+    summary.push(`image similarity ${srcCand.similarity.toFixed(2)}`);
+    if (srcCand.textMatch) summary.push('your words match its title');
+    if (g.length > 1) summary.push(`${g.length} listings show the same product`);
+    return {
+      groupId: `g-${source.id}`,
+      confidence: confidenceOf(best.similarity, o.sameSourceThreshold),
+      source,
+      sourceReason: reason,
+      listings: listings.filter((l) => l.id !== source.id).sort((a, b) => b.similarity - a.similarity),
+      listingCount: listings.length,
+      priceRange: prices.length && prices.every((p) => p.currency === cur)
+        ? { min: Math.min(...prices.map((p) => p.amount)), max: Math.max(...prices.map((p) => p.amount)), currency: cur }
+        : null,
+      evidence: {
+        imageSimilarity: round(srcCand.similarity),
+        phashDistance: srcCand.phashDistance,
+        textMatch: srcCand.textMatch,
+        samePhoto,
+        summary,
+        calibrated: false,
+      },
+    };
+  });
+
+  const ref = o.referencePrice ?? (sameSource[0]?.source.price ? { amount: sameSource[0].source.price.amount, currency: sameSource[0].source.price.currency, from: 'source' as const } : null);
+
+  let subs = rest
+    .filter((c) => c.similarity >= o.substituteFloor || c.textMatch)
+    .map((c) => {
+      const l = toListing(c);
+      const priceDelta = ref && l.price && l.price.currency === ref.currency
+        ? {
+            amount: round(l.price.amount - ref.amount),
+            percent: ref.amount > 0 ? round(((l.price.amount - ref.amount) / ref.amount) * 100) : null,
+            currency: ref.currency,
+            reference: ref.from,
+          }
+        : null;
+      return { listing: l, similarity: round(c.similarity), priceDelta };
+    });
+  if (o.cheaperOnly) subs = subs.filter((s) => s.priceDelta !== null && s.priceDelta.amount < 0);
+  if (o.sort === 'price') subs.sort((a, b) => (a.listing.price?.amount ?? Infinity) - (b.listing.price?.amount ?? Infinity));
+  return { sameSource, substitutes: subs.slice(0, o.limit), referencePrice: ref };
+}
+

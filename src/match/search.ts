@@ -1,0 +1,122 @@
+// The search verb: understand the query (photo and/or words), fetch candidates from the backend (vector
+// and keyword, fused on our side), then build the answer.
+import type { Filters } from '../index/components/filters.ts';
+import { rrf } from '../index/components/fusion.ts';
+import type { Hit, IndexRecord } from '../index/backend.ts';
+import type { SearchAnswer } from '../schema/search.ts';
+import type { Services } from '../services.ts';
+import { tokenize } from '../text/tokenize.ts';
+import type { Region } from '../vision/decode.ts';
+import { dot } from '../vision/pooling.ts';
+import type { ImageEmbedding } from '../vision/embedder.ts';
+import { hammingHex } from '../vision/phash.ts';
+import { buildAnswer, type Candidate } from './answer.ts';
+
+export interface SearchInput {
+  image?: Uint8Array;
+  region?: Region;
+  text?: string;
+  filters?: Filters;
+  limit: number;
+  referencePrice?: number;
+  currency: string;
+  cheaperOnly: boolean;
+  sort: 'similarity' | 'price';
+}
+
+function bestImage(q: Float32Array, rec: IndexRecord): { sim: number; idx: number } {
+  let sim = -1;
+  let idx = 0;
+  for (const im of rec.images) {
+    const s = dot(q, im.vector);
+    if (s > sim) (sim = s), (idx = im.idx);
+  }
+  return { sim, idx };
+}
+
+function minPhash(h: string | null, rec: IndexRecord): number | null {
+  if (!h || !rec.images.length) return null;
+  return Math.min(...rec.images.map((im) => hammingHex(h, im.phash)));
+}
+
+export async function search(s: Services, input: SearchInput): Promise<SearchAnswer> {
+  const t0 = performance.now();
+  const embedding = input.image ? await s.embedder.embed(input.image, input.region) : undefined;
+  const embedMs = performance.now() - t0;
+  const answer = await searchEmbedded(s, input, embedding);
+  if (embedding) answer.timings.embedMs = Math.round(embedMs * 10) / 10;
+  answer.timings.totalMs = Math.round((performance.now() - t0) * 10) / 10;
+  return answer;
+}
+
+/** The search after the photo is embedded (the bench feeds cached embeddings through here). */
+export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'image'>, e?: ImageEmbedding): Promise<SearchAnswer> {
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  const lap = (name: string, since: number) => (timings[name] = Math.round((performance.now() - since) * 10) / 10);
+  const K = Math.max(s.config.search.candidates, input.limit * 3);
+
+  let qvec: Float32Array | null = null;
+  let qimage: SearchAnswer['query']['image'];
+  let qhash: string | null = null;
+  if (e) {
+    qvec = s.projection.apply(e.descriptor);
+    qhash = e.phash;
+    qimage = { width: e.width, height: e.height, format: e.format, phash: e.phash, ...(input.region ? { region: input.region } : {}) };
+  }
+  const tokens = input.text ? tokenize(input.text) : [];
+
+  const t1 = performance.now();
+  const lists: Record<string, Hit[]> = {};
+  const [vhits, thits] = await Promise.all([
+    qvec ? s.backend.knn(qvec, { k: K, filters: input.filters }) : Promise.resolve(null),
+    tokens.length ? s.backend.text(tokens, { k: K, filters: input.filters }) : Promise.resolve(null),
+  ]);
+  if (vhits) lists.image = vhits;
+  if (thits) lists.text = thits;
+  const fused = rrf(lists).slice(0, K);
+  lap('retrieveMs', t1);
+
+  const t2 = performance.now();
+  const records = await s.backend.getMany(fused.map((f) => f.id));
+  const textIds = new Set((thits ?? []).map((h) => h.id));
+  // a words-only query anchors on its best text hit's image, so that "same source" means the same product
+  if (!qvec && thits?.length) {
+    const anchor = records.get(thits[0].id);
+    if (anchor?.images[0]) qvec = anchor.images[0].vector;
+  }
+  const cands: Candidate[] = [];
+  for (const f of fused) {
+    const rec = records.get(f.id);
+    if (!rec) continue;
+    const b = qvec ? bestImage(qvec, rec) : { sim: 0, idx: 0 };
+    cands.push({ record: rec, similarity: b.sim, imageIdx: b.idx, textMatch: textIds.has(f.id), phashDistance: minPhash(qhash, rec) });
+  }
+  // image queries rank by similarity; words-only and hybrid keep the fused order
+  if (e && !tokens.length) cands.sort((a, b) => b.similarity - a.similarity);
+  const answer = buildAnswer(cands, {
+    limit: input.limit,
+    sameSourceThreshold: s.config.search.sameSourceThreshold,
+    substituteFloor: s.config.search.substituteFloor,
+    referencePrice: input.referencePrice !== undefined ? { amount: input.referencePrice, currency: input.currency, from: 'request' } : undefined,
+    cheaperOnly: input.cheaperOnly,
+    sort: input.sort,
+  });
+  lap('answerMs', t2);
+  lap('searchMs', t0);
+  return {
+    query: {
+      kind: e && tokens.length ? 'image+text' : e ? 'image' : 'text',
+      ...(input.text ? { text: input.text, tokens } : {}),
+      ...(qimage ? { image: qimage } : {}),
+      ...(input.filters ? { filters: input.filters } : {}),
+      referencePrice: answer.referencePrice,
+      modelVersion: s.embedder.modelVersion,
+      projection: s.projection.current.version,
+      backend: s.backend.kind,
+    },
+    sameSource: answer.sameSource,
+    substitutes: answer.substitutes,
+    timings,
+  };
+}

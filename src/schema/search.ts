@@ -1,0 +1,130 @@
+// Search request and answer schemas: the answer's shape is final and documented in the OpenAPI.
+import { z } from '@hono/zod-openapi';
+import { Filters } from '../index/components/filters.ts';
+import { Price, Supplier, SupplierBadge } from './product.ts';
+
+export const Region = z
+  .object({
+    x: z.number().min(0).max(1),
+    y: z.number().min(0).max(1),
+    w: z.number().gt(0).max(1),
+    h: z.number().gt(0).max(1),
+  })
+  .refine((r) => r.x + r.w <= 1.0001 && r.y + r.h <= 1.0001, { message: 'the region must lie inside the image' })
+  .openapi('Region', { description: 'part of the photo to search, as fractions of its width and height' });
+
+const SearchOptionsShape = {
+  filters: Filters.optional(),
+  limit: z.number().int().min(1).max(100).default(10),
+  referencePrice: z.number().nonnegative().optional().openapi({ description: 'price to compare substitutes with (CNY unless currency is given)' }),
+  currency: z.string().regex(/^[A-Z]{3}$/).default('CNY'),
+  cheaperOnly: z.boolean().default(false),
+  sort: z.enum(['similarity', 'price']).default('similarity').openapi({ description: 'order of substitutes' }),
+};
+
+export const SearchJson = z
+  .object({
+    imageUrl: z.string().url().max(2048).optional(),
+    imageBase64: z.string().max(14_000_000).optional(),
+    text: z.string().min(1).max(500).optional(),
+    region: Region.optional(),
+    ...SearchOptionsShape,
+  })
+  .refine((b) => b.imageUrl !== undefined || b.imageBase64 !== undefined || b.text !== undefined, {
+    message: 'give imageUrl, imageBase64 or text',
+  })
+  .refine((b) => !(b.imageUrl !== undefined && b.imageBase64 !== undefined), { message: 'give imageUrl or imageBase64, not both' })
+  .openapi('SearchRequest');
+
+export type SearchJson = z.infer<typeof SearchJson>;
+
+/** Multipart form: the photo as a file, the options as fields (filters and region as JSON strings). */
+export const SearchMultipart = z
+  .object({
+    image: z.any().optional().openapi({ type: 'string', format: 'binary' }), // optional: a form may carry text only
+    text: z.string().optional(),
+    filters: z.string().optional().openapi({ description: 'Filters as JSON' }),
+    region: z.string().optional().openapi({ description: 'Region as JSON' }),
+    limit: z.string().optional(),
+    referencePrice: z.string().optional(),
+    cheaperOnly: z.string().optional(),
+    sort: z.string().optional(),
+  })
+  .openapi('SearchMultipart');
+
+export const Listing = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    categoryPath: z.array(z.string()),
+    price: Price.optional(),
+    moq: z.number().optional(),
+    supplier: Supplier.optional(),
+    listedAt: z.string().optional(),
+    images: z.array(z.object({ url: z.string().optional(), ref: z.string() })),
+    attributes: z.record(z.string(), z.unknown()),
+    similarity: z.number().openapi({ description: 'cosine similarity of the best-matching image to the query, in [-1, 1]' }),
+  })
+  .openapi('Listing');
+
+export const Evidence = z
+  .object({
+    imageSimilarity: z.number().openapi({ description: 'cosine of the source listing image to the query image' }),
+    phashDistance: z.number().int().nullable().openapi({ description: 'Hamming distance of 64-bit perceptual hashes; ≤ 10 usually means the same photo' }),
+    textMatch: z.boolean().openapi({ description: 'whether the query words matched this listing' }),
+    samePhoto: z.boolean().openapi({ description: 'near-identical image (perceptual hash)' }),
+    summary: z.array(z.string()).openapi({ description: 'the evidence in plain words' }),
+    calibrated: z.boolean().openapi({ description: 'whether confidence is a calibrated probability' }),
+  })
+  .openapi('Evidence');
+
+export const SameSourceGroup = z
+  .object({
+    groupId: z.string(),
+    confidence: z.number().min(0).max(1),
+    source: Listing,
+    sourceReason: z.string().openapi({ example: 'factory badge' }),
+    listings: z.array(Listing).openapi({ description: 'the other listings of the same product, best first' }),
+    listingCount: z.number().int(),
+    priceRange: z.object({ min: z.number(), max: z.number(), currency: z.string() }).nullable(),
+    evidence: Evidence,
+  })
+  .openapi('SameSourceGroup');
+
+export const PriceDelta = z
+  .object({
+    amount: z.number().openapi({ description: 'substitute price minus reference price; negative is cheaper' }),
+    percent: z.number().nullable(),
+    currency: z.string(),
+    reference: z.enum(['request', 'source']).openapi({ description: 'where the reference price came from' }),
+  })
+  .openapi('PriceDelta');
+
+export const Substitute = z
+  .object({ listing: Listing, similarity: z.number(), priceDelta: PriceDelta.nullable() })
+  .openapi('Substitute');
+
+export const SearchAnswer = z
+  .object({
+    query: z.object({
+      kind: z.enum(['image', 'text', 'image+text']),
+      text: z.string().optional(),
+      tokens: z.array(z.string()).optional(),
+      image: z
+        .object({ width: z.number(), height: z.number(), format: z.string(), phash: z.string(), region: Region.optional() })
+        .optional(),
+      filters: Filters.optional(),
+      referencePrice: z.object({ amount: z.number(), currency: z.string(), from: z.enum(['request', 'source']) }).nullable(),
+      modelVersion: z.string(),
+      projection: z.string(),
+      backend: z.string(),
+    }),
+    sameSource: z.array(SameSourceGroup),
+    substitutes: z.array(Substitute),
+    timings: z.record(z.string(), z.number()).openapi({ description: 'milliseconds per stage' }),
+  })
+  .openapi('SearchAnswer');
+
+export type SearchAnswer = z.infer<typeof SearchAnswer>;
+export type ListingT = z.infer<typeof Listing>;
+export { SupplierBadge };

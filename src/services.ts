@@ -1,0 +1,17 @@
+// What routes and jobs are given: one object built at start-up and injected through the Hono context.
+import type { Config } from './config.ts';
+import type { Backend } from './index/backend.ts';
+import type { ImageEmbedder } from './vision/embedder.ts';
+import type { GuardedFetcher } from './link/fetcher.ts';
+import type { ProjectionState } from './index/methods/projection.ts';
+
+export interface Services {
+  config: Config;
+  backend: Backend;
+  embedder: ImageEmbedder;
+  fetcher: GuardedFetcher;
+  projection: ProjectionState;
+  log: (msg: string) => void;
+}
+
+export type AppEnv = { Variables: { services: Services } };

@@ -1,0 +1,124 @@
+// Shares one ONNX session among concurrent requests: decoding runs in a bounded queue, and whatever
+// inputs pile up while the model is busy run together as one batch (micro-batching at no added wait).
+import fs from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import PQueue from 'p-queue';
+import { repoRoot } from '../config.ts';
+import { AppError } from '../errors.ts';
+import { prepareImage, INPUT_SIZE, type DecodeLimits, type Region } from './decode.ts';
+import { poolFeatures, type Pooling } from './pooling.ts';
+
+export interface VisionManifest {
+  onnx: { file: string; sha256: string };
+  input: { name: string };
+  output: { name: string; dims: number[] };
+  pooling?: Pooling;
+  gemP?: number;
+  modelVersion: string;
+}
+
+export interface ImageEmbedding {
+  /** L2-normalised global descriptor (before the catalogue-learned projection) */
+  descriptor: Float32Array;
+  phash: string;
+  width: number;
+  height: number;
+  format: string;
+}
+
+export interface EmbedderOptions {
+  threads: number;
+  maxBatch: number;
+  decodeConcurrency: number;
+  limits: DecodeLimits;
+  pooling?: Pooling;
+}
+
+interface Pending {
+  chw: Float32Array;
+  resolve: (d: Float32Array) => void;
+  reject: (e: unknown) => void;
+}
+
+export class ImageEmbedder {
+  readonly modelVersion: string;
+  readonly dims: number;
+  private readonly decodeQueue: PQueue;
+  private pending: Pending[] = [];
+  private running = false;
+  /** images per model run, for the bench and /healthz */
+  readonly stats = { runs: 0, images: 0 };
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly manifest: VisionManifest,
+    private readonly opts: EmbedderOptions,
+  ) {
+    this.dims = manifest.output.dims[0];
+    this.decodeQueue = new PQueue({ concurrency: opts.decodeConcurrency });
+    this.modelVersion = `${manifest.modelVersion}${opts.pooling && opts.pooling !== (manifest.pooling ?? 'gem') ? `-${opts.pooling}` : ''}`;
+  }
+
+  static async create(manifest: VisionManifest, opts: EmbedderOptions): Promise<ImageEmbedder> {
+    const file = path.isAbsolute(manifest.onnx.file) ? manifest.onnx.file : path.join(repoRoot, 'models', path.basename(manifest.onnx.file));
+    if (!fs.existsSync(file)) throw new AppError('model_unavailable', `vision model missing at ${file}: run npm run build:model`);
+    const session = await ort.InferenceSession.create(file, {
+      intraOpNumThreads: opts.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    return new ImageEmbedder(session, manifest, opts);
+  }
+
+  /** Decode (bounded queue) then embed (shared batched model). */
+  async embed(bytes: Uint8Array, region?: Region): Promise<ImageEmbedding> {
+    const img = await this.decodeQueue.add(() => prepareImage(bytes, this.opts.limits, region));
+    const descriptor = await this.embedTensor(img.chw);
+    return { descriptor, phash: img.phash, width: img.width, height: img.height, format: img.format };
+  }
+
+  embedTensor(chw: Float32Array): Promise<Float32Array> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ chw, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, this.opts.maxBatch);
+        try {
+          const out = await this.run(batch.map((b) => b.chw));
+          batch.forEach((b, i) => b.resolve(out[i]));
+        } catch (e) {
+          batch.forEach((b) => b.reject(new AppError('model_unavailable', `vision model failed: ${(e as Error).message}`)));
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async run(inputs: Float32Array[]): Promise<Float32Array[]> {
+    const n = inputs.length;
+    const per = 3 * INPUT_SIZE * INPUT_SIZE;
+    const data = new Float32Array(n * per);
+    inputs.forEach((x, i) => data.set(x, i * per));
+    const feeds = { [this.manifest.input.name]: new ort.Tensor('float32', data, [n, 3, INPUT_SIZE, INPUT_SIZE]) };
+    const result = await this.session.run(feeds);
+    const t = result[this.manifest.output.name];
+    const [c, h, w] = this.manifest.output.dims;
+    const all = t.data as Float32Array;
+    this.stats.runs++;
+    this.stats.images += n;
+    const pooling = this.opts.pooling ?? this.manifest.pooling ?? 'gem';
+    return inputs.map((_, i) => poolFeatures(all.subarray(i * c * h * w, (i + 1) * c * h * w), c, h * w, pooling, this.manifest.gemP ?? 3));
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
