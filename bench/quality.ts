@@ -81,7 +81,7 @@ export async function runGallery(
   queries: Array<{ sample: GrocerySample; packaged: boolean }>,
   emb: Map<string, ImageEmbedding>,
   classes: GroceryClass[],
-  opts: { whiten: boolean; shrink?: number; threshold?: number },
+  opts: { whiten: boolean; shrink?: number; threshold?: number; floor?: number; pairs?: Array<[number, boolean]> },
 ): Promise<GalleryReport> {
   const t0 = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-q-'));
@@ -97,7 +97,14 @@ export async function runGallery(
   if (opts.whiten) await projection.refit(backend, { shrink: opts.shrink, maxSamples: 512 });
   else projection.current = randomProjection(base.embedder.dims, INDEX_DIMS);
   await projection.reproject(backend);
-  const cfg = { ...base.config, search: { ...base.config.search, sameSourceThreshold: opts.threshold ?? base.config.search.sameSourceThreshold } };
+  const cfg = {
+    ...base.config,
+    search: {
+      ...base.config.search,
+      sameSourceThreshold: opts.threshold ?? base.config.search.sameSourceThreshold,
+      substituteFloor: opts.floor ?? base.config.search.substituteFloor,
+    },
+  };
   const s: Services = { ...base, config: cfg, backend, projection };
 
   const acc = { all: blank(), packages: blank() };
@@ -110,6 +117,12 @@ export async function runGallery(
     const a = await searchEmbedded(s, { limit: 10, currency: 'CNY', cheaperOnly: false, sort: 'similarity' }, e);
     const ranked = rankedIds(a).slice(0, 10);
     const rel = ranked.map((r) => byId.get(r.id)!.fine === q.sample.fineId);
+    if (opts.pairs) {
+      const sims = new Map<string, number>();
+      for (const g of a.sameSource) for (const l of [g.source, ...g.listings]) sims.set(l.id, l.similarity);
+      for (const sub of a.substitutes) sims.set(sub.listing.id, sub.similarity);
+      ranked.forEach((r, i) => opts.pairs!.push([sims.get(r.id)!, rel[i]]));
+    }
     for (const m of q.packaged ? [acc.all, acc.packages] : [acc.all]) add(m, rel, relCount.get(q.sample.fineId) ?? 0);
     ranked.forEach((r, i) => {
       if (r.same && rel[i]) labelTP++;

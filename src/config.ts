@@ -26,6 +26,7 @@ export interface Config {
   image: { maxBytes: number; maxPixels: number; resize: ResizeMode };
   vision: { threads: number; maxBatch: number; batchWaitMs: number; decodeConcurrency: number };
   search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number };
+  whitening: { shrink: number; maxSamples: number };
   fetch: { timeoutMs: number; maxBytes: number; maxRedirects: number; allowHosts: string[] };
   es: { url: string; index: string; apiKey?: string; username?: string; password?: string; caFile?: string };
 }
@@ -51,10 +52,13 @@ export function loadConfig(env = process.env): Config {
     },
     search: {
       candidates: int('SEARCH_CANDIDATES', 50),
-      sameSourceThreshold: Number(env.SAME_SOURCE_THRESHOLD ?? 0.75),
-      substituteFloor: Number(env.SUBSTITUTE_FLOOR ?? 0.2),
+      // raw GeM cosine cut-offs chosen by `npm run bench -- quality` on the Grocery val split
+      sameSourceThreshold: Number(env.SAME_SOURCE_THRESHOLD ?? 0.66),
+      substituteFloor: Number(env.SUBSTITUTE_FLOOR ?? 0.49),
       exactBelow: int('EXACT_KNN_BELOW', 20_000),
     },
+    // shrinkage chosen on val by the quality bench (0.3 / 1 / 3 tried)
+    whitening: { shrink: Number(env.WHITEN_SHRINK ?? 1), maxSamples: int('WHITEN_MAX_SAMPLES', 512) },
     fetch: {
       timeoutMs: int('FETCH_TIMEOUT_MS', 5000),
       maxBytes: int('FETCH_MAX_BYTES', 5 * 1024 * 1024),

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors.ts';
 import { prepareImage, INPUT_SIZE, type DecodeLimits, type Region } from '../src/vision/decode.ts';
@@ -130,7 +130,7 @@ describe('EXIF orientation', () => {
   });
 
   // stored pixels for a tag, so that applying the tag gives back the upright image
-  const storedFor: Record<number, (s: sharp.Sharp) => sharp.Sharp> = {
+  const storedFor: Record<number, (s: Sharp) => Sharp> = {
     3: (s) => s.rotate(180),
     6: (s) => s.rotate(270), // the camera stored it landscape; the viewer turns it 90° clockwise
     8: (s) => s.rotate(90),

@@ -50,7 +50,7 @@ export async function loadDemoCatalogue(s: Services, dir = DEFAULT_DEMO_CATALOGU
   );
   await flush();
   if (tty) process.stdout.write('\n');
-  await s.projection.refit(s.backend, { log: s.log });
+  await s.projection.refit(s.backend, { log: s.log, shrink: s.config.whitening.shrink, maxSamples: s.config.whitening.maxSamples });
   await s.backend.setMeta(key, Buffer.from(hash));
   return { indexed: total, skipped: false, ms: Date.now() - t0 };
 }

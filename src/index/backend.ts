@@ -36,6 +36,32 @@ export interface SearchOptions {
   filters?: Filters;
 }
 
+/** What a rebuild's `build` callback writes with: like `upsert`, but into the store being built. */
+export type WriteRecords = (records: IndexRecord[]) => Promise<UpsertResult[]>;
+
+export interface RebuildContext {
+  /** meta (e.g. a new projection) that belongs to the store being built; the current store's meta is copied in first */
+  setMeta(key: string, value: Buffer): Promise<void>;
+  /**
+   * Optional full re-index into a NEW store that replaces the current one atomically once `build` resolves.
+   * Searches keep being served by the current store until the swap (never by a half-built one); writes made
+   * through this backend meanwhile go to both. If `build` throws, the new store is discarded.
+   */
+  rebuild?(build: (write: WriteRecords, ctx: RebuildContext) => Promise<void>, opts?: RebuildOptions): Promise<RebuildResult>;
+}
+
+export interface RebuildOptions {
+  /** abort (keep the current store) when more items than this failed to write; default 0 */
+  maxFailures?: number;
+}
+
+export interface RebuildResult {
+  written: number;
+  failed: number;
+  /** build writes skipped because a live upsert/delete of the same id during the rebuild is newer */
+  superseded: number;
+}
+
 export interface Backend {
   readonly kind: 'embedded' | 'elasticsearch';
   init(): Promise<void>;
@@ -54,4 +80,10 @@ export interface Backend {
   scan(batchSize: number): AsyncIterable<IndexRecord[]>;
   getMeta(key: string): Promise<Buffer | null>;
   setMeta(key: string, value: Buffer): Promise<void>;
+  /**
+   * Optional full re-index into a NEW store that replaces the current one atomically once `build` resolves.
+   * Searches keep being served by the current store until the swap (never by a half-built one); writes made
+   * through this backend meanwhile go to both. If `build` throws, the new store is discarded.
+   */
+  rebuild?(build: (write: WriteRecords, ctx: RebuildContext) => Promise<void>, opts?: RebuildOptions): Promise<RebuildResult>;
 }

@@ -7,7 +7,9 @@ import { electSource } from './elect.ts';
 
 export interface Candidate {
   record: IndexRecord;
-  /** best image cosine to the query vector (null for a text-only query without an anchor) */
+  /** ranking score in the index space (whitened cosine) */
+  score: number;
+  /** cosine of raw descriptors of the best image: what thresholds apply to */
   similarity: number;
   imageIdx: number;
   textMatch: boolean;
@@ -49,18 +51,22 @@ function confidenceOf(sim: number, threshold: number): number {
 
 function bestPairCosine(a: IndexRecord, b: IndexRecord): number {
   let best = -1;
-  for (const x of a.images) for (const y of b.images) best = Math.max(best, dot(x.vector, y.vector));
+  for (const x of a.images) for (const y of b.images) best = Math.max(best, dot(x.descriptor, y.descriptor));
   return best;
 }
 
 export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAnswer, 'sameSource' | 'substitutes'> & { referencePrice: SearchAnswer['query']['referencePrice'] } {
-  const same = cands.filter((c) => c.similarity >= o.sameSourceThreshold || (c.phashDistance !== null && c.phashDistance <= SAME_PHOTO_BITS));
+  // a near-identical perceptual hash supports, but never alone decides: look-alike packs collide too
+  const same = cands.filter(
+    (c) => c.similarity >= o.sameSourceThreshold || (c.phashDistance !== null && c.phashDistance <= SAME_PHOTO_BITS && c.similarity >= o.sameSourceThreshold - 0.1),
+  );
   const rest = cands.filter((c) => !same.includes(c));
 
-  // single-link grouping: two same-source candidates are one product if their images agree as well
+  // star grouping: a candidate joins the first group whose seed (its best match) it also resembles;
+  // comparing with the seed only, never with any member, stops chains of look-alikes from merging products
   const groups: Candidate[][] = [];
   for (const c of same) {
-    const g = groups.find((g) => g.some((m) => bestPairCosine(m.record, c.record) >= o.sameSourceThreshold));
+    const g = groups.find((g) => bestPairCosine(g[0].record, c.record) >= o.sameSourceThreshold);
     if (g) g.push(c);
     else groups.push([c]);
   }

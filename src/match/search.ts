@@ -24,14 +24,20 @@ export interface SearchInput {
   sort: 'similarity' | 'price';
 }
 
-function bestImage(q: Float32Array, rec: IndexRecord): { sim: number; idx: number } {
+/**
+ * Best image of a record for the query: `score` in the whitened index space ranks; `sim`, the cosine of
+ * the raw descriptors, is what thresholds are set on, because it does not move when the catalogue-learned
+ * whitening is refitted.
+ */
+function bestImage(q: { vector: Float32Array; descriptor: Float32Array }, rec: IndexRecord): { score: number; sim: number; idx: number } {
+  let score = -Infinity;
   let sim = -1;
   let idx = 0;
   for (const im of rec.images) {
-    const s = dot(q, im.vector);
-    if (s > sim) (sim = s), (idx = im.idx);
+    const s = dot(q.vector, im.vector);
+    if (s > score) (score = s), (idx = im.idx), (sim = dot(q.descriptor, im.descriptor));
   }
-  return { sim, idx };
+  return { score, sim, idx };
 }
 
 function minPhash(h: string | null, rec: IndexRecord): number | null {
@@ -56,11 +62,11 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
   const lap = (name: string, since: number) => (timings[name] = Math.round((performance.now() - since) * 10) / 10);
   const K = Math.max(s.config.search.candidates, input.limit * 3);
 
-  let qvec: Float32Array | null = null;
+  let qvec: { vector: Float32Array; descriptor: Float32Array } | null = null;
   let qimage: SearchAnswer['query']['image'];
   let qhash: string | null = null;
   if (e) {
-    qvec = s.projection.apply(e.descriptor);
+    qvec = { vector: s.projection.apply(e.descriptor), descriptor: e.descriptor };
     qhash = e.phash;
     qimage = { width: e.width, height: e.height, format: e.format, phash: e.phash, ...(input.region ? { region: input.region } : {}) };
   }
@@ -69,7 +75,7 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
   const t1 = performance.now();
   const lists: Record<string, Hit[]> = {};
   const [vhits, thits] = await Promise.all([
-    qvec ? s.backend.knn(qvec, { k: K, filters: input.filters }) : Promise.resolve(null),
+    qvec ? s.backend.knn(qvec.vector, { k: K, filters: input.filters }) : Promise.resolve(null),
     tokens.length ? s.backend.text(tokens, { k: K, filters: input.filters }) : Promise.resolve(null),
   ]);
   if (vhits) lists.image = vhits;
@@ -83,17 +89,17 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
   // a words-only query anchors on its best text hit's image, so that "same source" means the same product
   if (!qvec && thits?.length) {
     const anchor = records.get(thits[0].id);
-    if (anchor?.images[0]) qvec = anchor.images[0].vector;
+    if (anchor?.images[0]) qvec = anchor.images[0];
   }
   const cands: Candidate[] = [];
   for (const f of fused) {
     const rec = records.get(f.id);
     if (!rec) continue;
-    const b = qvec ? bestImage(qvec, rec) : { sim: 0, idx: 0 };
-    cands.push({ record: rec, similarity: b.sim, imageIdx: b.idx, textMatch: textIds.has(f.id), phashDistance: minPhash(qhash, rec) });
+    const b = qvec ? bestImage(qvec, rec) : { score: 0, sim: 0, idx: 0 };
+    cands.push({ record: rec, score: b.score, similarity: b.sim, imageIdx: b.idx, textMatch: textIds.has(f.id), phashDistance: minPhash(qhash, rec) });
   }
-  // image queries rank by similarity; words-only and hybrid keep the fused order
-  if (e && !tokens.length) cands.sort((a, b) => b.similarity - a.similarity);
+  // image queries rank by the whitened score; words-only and hybrid keep the fused order
+  if (e && !tokens.length) cands.sort((a, b) => b.score - a.score);
   const answer = buildAnswer(cands, {
     limit: input.limit,
     sameSourceThreshold: s.config.search.sameSourceThreshold,

@@ -11,6 +11,7 @@ const { HierarchicalNSW } = require('hnswlib-node') as typeof import('hnswlib-no
 type Hnsw = InstanceType<typeof HierarchicalNSW>;
 
 interface Entry {
+  label: number;
   productId: string;
   imageIdx: number;
   vector: Float32Array;
@@ -26,6 +27,9 @@ export interface VectorIndexOptions {
 
 export class VectorIndex {
   private entries = new Map<number, Entry>();
+  /** dense array of the live entries, for cache-friendly exact scans (swap-remove on delete) */
+  private dense: Entry[] = [];
+  private slot = new Map<number, number>();
   private byProduct = new Map<string, number[]>();
   private hnsw: Hnsw | null = null;
   private capacity = 0;
@@ -48,7 +52,10 @@ export class VectorIndex {
 
   /** Add an entry without touching the graph (start-up: the graph is loaded or built once afterwards). */
   preload(label: number, productId: string, imageIdx: number, vector: Float32Array): void {
-    this.entries.set(label, { productId, imageIdx, vector });
+    const e = { label, productId, imageIdx, vector };
+    this.entries.set(label, e);
+    this.slot.set(label, this.dense.length);
+    this.dense.push(e);
     const ls = this.byProduct.get(productId) ?? [];
     ls.push(label);
     this.byProduct.set(productId, ls);
@@ -57,6 +64,13 @@ export class VectorIndex {
   removeProduct(productId: string): void {
     for (const label of this.byProduct.get(productId) ?? []) {
       this.entries.delete(label);
+      const at = this.slot.get(label)!;
+      const last = this.dense.pop()!;
+      if (last.label !== label) {
+        this.dense[at] = last;
+        this.slot.set(last.label, at);
+      }
+      this.slot.delete(label);
       if (this.hnsw) {
         try {
           this.hnsw.markDelete(label);
@@ -130,15 +144,36 @@ export class VectorIndex {
   private exact(q: Float32Array, k: number, allow: ((id: string) => boolean) | null): Hit[] {
     const best = new Map<string, Hit>();
     const d = q.length;
-    for (const [, e] of this.entries) {
-      if (allow && !allow(e.productId)) continue;
+    // keep a running k-th best score so most entries are rejected without touching the map
+    let floor = -Infinity;
+    const top: number[] = [];
+    for (const e of this.dense) {
       const v = e.vector;
-      let s = 0;
-      for (let i = 0; i < d; i++) s += q[i] * v[i];
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let i = 0;
+      for (; i + 3 < d; i += 4) {
+        s0 += q[i] * v[i];
+        s1 += q[i + 1] * v[i + 1];
+        s2 += q[i + 2] * v[i + 2];
+        s3 += q[i + 3] * v[i + 3];
+      }
+      for (; i < d; i++) s0 += q[i] * v[i];
+      const s = s0 + s1 + s2 + s3;
+      if (s < floor) continue;
+      if (allow && !allow(e.productId)) continue;
       const prev = best.get(e.productId);
-      if (!prev || s > prev.score) best.set(e.productId, { id: e.productId, score: s, imageIdx: e.imageIdx });
+      if (prev && prev.score >= s) continue;
+      best.set(e.productId, { id: e.productId, score: s, imageIdx: e.imageIdx });
+      if (!prev) {
+        top.push(s);
+        if (top.length > 4 * k) {
+          top.sort((a, b) => b - a);
+          top.length = k;
+          floor = top[k - 1];
+        }
+      }
     }
-    return [...best.values()].sort((a, b) => b.score - a.score || a.id.localeCompare(b.id)).slice(0, k);
+    return [...best.values()].filter((h) => h.score >= floor).sort((a, b) => b.score - a.score || a.id.localeCompare(b.id)).slice(0, k);
   }
 
   private approx(q: Float32Array, k: number, allow: ((id: string) => boolean) | null): Hit[] {

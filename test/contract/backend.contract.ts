@@ -1,0 +1,342 @@
+// The Backend contract: one suite, run against every backend (test/contract.test.ts). Each backend must
+// equal brute force (filters: `matches()` from components/filters.ts), so the backends equal each other;
+// the qualifying sets are also recorded in `observed` for a direct cross-backend comparison.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend, IndexRecord } from '../../src/index/backend.ts';
+import { filterAttrs, type Filters } from '../../src/index/components/filters.ts';
+import { tokenize } from '../../src/text/tokenize.ts';
+import { bruteKnn, bruteText, makeCorpus, makeRecord, near, prng, SPECIAL, unitVector } from './synthetic.ts';
+
+export interface ContractHooks {
+  /** describe.skip the whole suite with this reason */
+  skip?: string;
+  /** the physical store serving reads now (ES: the index behind the alias) */
+  physicalIndex?: (b: Backend) => Promise<string>;
+  physicalExists?: (b: Backend, name: string) => Promise<boolean>;
+  /** called once after the suite, with the last backend instance (already closed) */
+  cleanup?: (b: Backend) => Promise<void>;
+}
+
+/** name → case → sorted ids, filled by the suites for a cross-backend comparison */
+export const observed: Record<string, Record<string, string[]>> = {};
+
+export const N = 120;
+
+export const FILTER_CASES: Record<string, Filters> = {
+  priceMin: { priceMin: 50 },
+  priceMax: { priceMax: 100 },
+  priceRange: { priceMin: 50, priceMax: 100 },
+  priceZero: { priceMax: 0 },
+  maxMoq5: { maxMoq: 5 },
+  maxMoq1: { maxMoq: 1 },
+  categoryRoot: { category: 'Home' },
+  categoryInner: { category: 'Kitchen' },
+  categoryChinese: { category: '厨房' },
+  province: { province: '浙江' },
+  provinceLatin: { province: 'Jiangsu' },
+  badge: { badge: 'factory' },
+  combined: { priceMax: 150, maxMoq: 10, category: 'Home', badge: 'verified' },
+  combined2: { priceMin: 9.9, maxMoq: 100, province: '广东' },
+  nothing: { category: 'no-such-category' },
+};
+
+const ids = (hs: Array<{ id: string }>) => hs.map((h) => h.id);
+const sorted = (xs: string[]) => [...xs].sort();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function expectSameRecord(got: IndexRecord | null | undefined, want: IndexRecord): void {
+  expect(got, want.product.id).toBeTruthy();
+  expect(got!.product).toEqual(want.product);
+  expect(got!.tokens).toEqual(want.tokens);
+  expect(got!.projectionVersion).toBe(want.projectionVersion);
+  expect(got!.contentHash).toBe(want.contentHash);
+  expect(got!.images.map((i) => [i.idx, i.phash])).toEqual(want.images.map((i) => [i.idx, i.phash]));
+  got!.images.forEach((im, j) => {
+    expect(maxAbsDiff(im.vector, want.images[j].vector)).toBeLessThanOrEqual(1e-6);
+    expect(maxAbsDiff(im.descriptor, want.images[j].descriptor)).toBeLessThanOrEqual(1e-6);
+  });
+}
+
+export function backendContract(name: string, makeBackend: () => Promise<Backend>, hooks: ContractHooks = {}): void {
+  describe.skipIf(!!hooks.skip)(`Backend contract: ${name}${hooks.skip ? ` (skipped: ${hooks.skip})` : ''}`, () => {
+    const corpus = makeCorpus(N);
+    /** what the backend should hold now (updated by the mutation tests) */
+    const model = new Map(corpus.byId);
+    const seen: Record<string, string[]> = (observed[name] = {});
+    const rnd = prng(7);
+    let b: Backend;
+
+    beforeAll(async () => {
+      b = await makeBackend();
+      await b.init();
+    });
+    afterAll(async () => {
+      if (b) {
+        await b.close().catch(() => undefined);
+        await hooks.cleanup?.(b);
+      }
+    });
+
+    it('ingests: every record acknowledged, count matches', async () => {
+      const half = Math.ceil(N / 2);
+      const r1 = await b.upsert(corpus.records.slice(0, half));
+      const r2 = await b.upsert(corpus.records.slice(half));
+      expect([...r1, ...r2].filter((r) => !r.ok)).toEqual([]);
+      expect(ids([...r1, ...r2])).toEqual(corpus.records.map((r) => r.product.id));
+      expect(await b.count()).toBe(N);
+      expect(await b.upsert([])).toEqual([]);
+    });
+
+    it('get/getMany round-trip the records exactly (vectors within 1e-6)', async () => {
+      const all = await b.getMany(corpus.records.map((r) => r.product.id));
+      expect(all.size).toBe(N);
+      for (const r of corpus.records) expectSameRecord(all.get(r.product.id), r);
+      expectSameRecord(await b.get('p-007'), corpus.byId.get('p-007')!);
+      expect(await b.get('no-such-id')).toBeNull();
+      const some = await b.getMany(['p-002', 'no-such-id', 'p-001']);
+      expect([...some.keys()]).toEqual(['p-002', 'p-001']);
+      expect((await b.getMany([])).size).toBe(0);
+    });
+
+    it('kNN equals brute force on small data (ids, order, scores, best image)', async () => {
+      const withImages = corpus.records.filter((r) => r.images.length);
+      for (let q = 0; q < 16; q++) {
+        const base = withImages[Math.floor(rnd() * withImages.length)];
+        const query = q % 2 ? unitVector(rnd) : near(rnd, base.images[base.images.length - 1].vector, 0.6);
+        const got = await b.knn(query, { k: 10 });
+        const want = bruteKnn(model.values(), query, 10);
+        expect(ids(got)).toEqual(ids(want));
+        got.forEach((h, i) => {
+          expect(h.score).toBeCloseTo(want[i].score, 5);
+          if (h.imageIdx !== undefined) expect(h.imageIdx).toBe(want[i].imageIdx);
+        });
+        if (q % 2 === 0) expect(got[0].id).toBe(base.product.id);
+      }
+    });
+
+    it('kNN with each filter qualifies exactly the products matches() qualifies', async () => {
+      const query = unitVector(prng(99));
+      for (const [caseName, filters] of Object.entries(FILTER_CASES)) {
+        const got = await b.knn(query, { k: N * 2, filters });
+        const want = bruteKnn(model.values(), query, N * 2, filters);
+        expect(sorted(ids(got)), caseName).toEqual(sorted(ids(want)));
+        expect(ids(got).slice(0, 5), caseName).toEqual(ids(want).slice(0, 5));
+        if (caseName !== 'nothing') expect(want.length, `${caseName} qualifies something`).toBeGreaterThan(0);
+        seen[`knn:${caseName}`] = sorted(ids(got));
+        // small k: the filter is applied inside the search, so k qualifying hits still come back
+        const top3 = await b.knn(query, { k: 3, filters });
+        expect(ids(top3), caseName).toEqual(ids(want).slice(0, 3));
+      }
+      // the data exercises the edge cases of matches()
+      const noMoq = [...model.values()].filter((r) => r.images.length && r.product.moq === undefined).map((r) => r.product.id);
+      expect(noMoq.length).toBeGreaterThan(0);
+      for (const id of noMoq) expect(seen['knn:maxMoq1']).toContain(id);
+      const noPrice = [...model.values()].filter((r) => filterAttrs(r.product).price === null).map((r) => r.product.id);
+      expect(noPrice.length).toBeGreaterThan(0);
+      for (const id of noPrice) expect(seen['knn:priceMax']).not.toContain(id);
+      expect(seen['knn:priceRange'].some((id) => model.get(id)!.product.price!.amount === 50)).toBe(true);
+      expect(seen['knn:priceRange'].some((id) => model.get(id)!.product.price!.amount === 100)).toBe(true);
+    });
+
+    it('text search finds the right product (Chinese and English)', async () => {
+      const zh = tokenize('保温杯');
+      const zhHits = await b.text(zh, { k: 10 });
+      expect(zhHits[0]?.id).toBe('p-007');
+      // 保温 alone also matches the lunch box and the vacuum flasks: OR semantics over our tokens
+      expect(ids(zhHits)).toContain('p-021');
+      const en = tokenize('Thermos');
+      expect(ids(await b.text(en, { k: 10 }))).toEqual(['p-033']);
+      expect(await b.text([], { k: 10 })).toEqual([]);
+      expect(await b.text(['no-such-token-xyz'], { k: 10 })).toEqual([]);
+      for (const [qname, text] of Object.entries({ zh: '保温杯', en: 'glass water bottle', mixed: '陶瓷 mug 书包 model17' })) {
+        const toks = tokenize(text);
+        const got = await b.text(toks, { k: N * 2 });
+        expect(sorted(ids(got)), qname).toEqual(bruteText(model.values(), toks));
+        seen[`text:${qname}`] = sorted(ids(got));
+        // scores are descending
+        for (let i = 1; i < got.length; i++) expect(got[i].score).toBeLessThanOrEqual(got[i - 1].score);
+      }
+    });
+
+    it('text search applies the same filters', async () => {
+      const toks = tokenize('杯 mug bottle backpack 书包 toy 台灯 款1 款2 款3');
+      for (const [caseName, filters] of Object.entries(FILTER_CASES)) {
+        const got = await b.text(toks, { k: N * 2, filters });
+        const want = bruteText(model.values(), toks, filters);
+        expect(sorted(ids(got)), caseName).toEqual(want);
+        seen[`text:${caseName}`] = sorted(ids(got));
+      }
+    });
+
+    it('respects k (and k larger than the corpus)', async () => {
+      const q = unitVector(prng(5));
+      expect(await b.knn(q, { k: 1 })).toHaveLength(1);
+      expect(await b.knn(q, { k: 3 })).toHaveLength(3);
+      const withImages = [...model.values()].filter((r) => r.images.length).length;
+      expect(await b.knn(q, { k: 10_000 })).toHaveLength(withImages);
+      const toks = tokenize('model1 model2 model3 model4 款1');
+      expect(await b.text(toks, { k: 2 })).toHaveLength(2);
+      expect(await b.text(toks, { k: 10_000 })).toHaveLength(bruteText(model.values(), toks).length);
+    });
+
+    it('scan visits every record exactly once', async () => {
+      const visited: string[] = [];
+      for await (const batch of b.scan(7)) {
+        expect(batch.length).toBeGreaterThan(0);
+        expect(batch.length).toBeLessThanOrEqual(7);
+        for (const r of batch) {
+          visited.push(r.product.id);
+          expectSameRecord(r, model.get(r.product.id)!);
+        }
+      }
+      expect(visited.length).toBe(new Set(visited).size);
+      expect(sorted(visited)).toEqual(sorted([...model.keys()]));
+      expect(visited.length).toBe(await b.count());
+    });
+
+    it('meta round-trips (4 MB binary), overwrites, and misses', async () => {
+      const r = prng(11);
+      const big = Buffer.alloc(4 * 1024 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = Math.floor(r() * 256);
+      expect(await b.getMeta('contract-missing')).toBeNull();
+      await b.setMeta('contract-small', Buffer.from('first'));
+      await b.setMeta('contract-small', Buffer.from('second'));
+      expect((await b.getMeta('contract-small'))?.toString()).toBe('second');
+      await b.setMeta('projection', big);
+      const back = await b.getMeta('projection');
+      expect(back?.length).toBe(big.length);
+      expect(back!.equals(big)).toBe(true);
+    });
+
+    it('update replaces the record (images, filters, tokens)', async () => {
+      const old = [...model.values()].find((r) => r.images.length > 1 && r.product.id > 'p-010' && !SPECIAL[r.product.id])!;
+      const id = old.product.id;
+      const r = prng(1234);
+      const fresh = makeRecord(r, Number(id.slice(2)), { projectionVersion: 'test-proj-2' });
+      fresh.product = { ...fresh.product, title: 'replaced', categoryPath: ['Replaced'], price: { amount: 999.99, currency: 'CNY' }, moq: 3 };
+      fresh.images = [{ idx: 0, vector: unitVector(r), descriptor: unitVector(r, 1792), phash: '0123456789abcdef' }];
+      fresh.product.images = [{ ref: `${id}/0/new` }];
+      fresh.tokens = ['replacedtoken', '替换'];
+      expect(await b.upsert([fresh])).toEqual([{ id, ok: true }]);
+      model.set(id, fresh);
+      expectSameRecord(await b.get(id), fresh);
+      expect(await b.count()).toBe(N);
+      const hit = (await b.knn(fresh.images[0].vector, { k: 1 }))[0];
+      expect(hit.id).toBe(id);
+      expect(hit.score).toBeCloseTo(1, 5);
+      // the old second image is gone: querying with it finds the product (if at all) only through its new image
+      const oldQ = old.images[1].vector;
+      expect(ids(await b.knn(oldQ, { k: 5 }))).toEqual(ids(bruteKnn(model.values(), oldQ, 5)));
+      expect(ids(await b.knn(oldQ, { k: 5, filters: { category: 'Replaced' } }))).toEqual([id]);
+      expect(ids(await b.knn(oldQ, { k: 5, filters: { priceMin: 999.99, maxMoq: 3 } }))).toEqual([id]);
+      expect(ids(await b.text(['replacedtoken'], { k: 5 }))).toEqual([id]);
+      const oldOnly = old.tokens.filter((t) => t === `model${Number(id.slice(2))}`);
+      expect(oldOnly).toHaveLength(1);
+      expect(ids(await b.text(oldOnly, { k: 5 }))).not.toContain(id);
+    });
+
+    it('delete removes the record from every read', async () => {
+      const gone = model.get('p-020')!;
+      expect(await b.delete('p-020')).toBe(true);
+      expect(await b.delete('p-020')).toBe(false);
+      expect(await b.delete('no-such-id')).toBe(false);
+      model.delete('p-020');
+      expect(await b.get('p-020')).toBeNull();
+      expect(await b.count()).toBe(N - 1);
+      if (gone.images.length) expect(ids(await b.knn(gone.images[0].vector, { k: N }))).not.toContain('p-020');
+      expect(ids(await b.text(gone.tokens, { k: N * 2 }))).not.toContain('p-020');
+    });
+
+    it('is durable across close and reopen', async () => {
+      const q = unitVector(prng(77));
+      const before = await b.knn(q, { k: 10, filters: { maxMoq: 50 } });
+      const meta = await b.getMeta('projection');
+      await b.close();
+      b = await makeBackend();
+      await b.init();
+      expect(await b.count()).toBe(model.size);
+      const all = await b.getMany([...model.keys()]);
+      for (const [id, r] of model) expectSameRecord(all.get(id), r);
+      expect(await b.knn(q, { k: 10, filters: { maxMoq: 50 } })).toEqual(before);
+      expect((await b.getMeta('projection'))!.equals(meta!)).toBe(true);
+    });
+
+    it('rebuilds into a new store while searches keep answering', async (ctx) => {
+      if (!b.rebuild) return ctx.skip(`${name} has no rebuild()`);
+      const physicalBefore = await hooks.physicalIndex?.(b);
+      const meta = await b.getMeta('projection');
+      let stop = false;
+      let searches = 0;
+      const failures: string[] = [];
+      const zh = tokenize('保温杯');
+      const loop = (async () => {
+        const r = prng(3);
+        while (!stop) {
+          try {
+            const [k, t] = await Promise.all([b.knn(unitVector(r), { k: 5 }), b.text(zh, { k: 5 })]);
+            if (!k.length || !t.length) failures.push(`empty answer (knn ${k.length}, text ${t.length})`);
+            searches++;
+          } catch (e) {
+            failures.push(String(e));
+          }
+          await sleep(5);
+        }
+      })();
+
+      const rebuilt = [...model.values()]
+        .filter((r) => r.product.id !== 'p-119')
+        .map((r) => ({ ...r, contentHash: `rebuilt-${r.product.id}`, tokens: [...r.tokens, 'rebuiltmarker'] }));
+      const live = makeRecord(prng(8), 500);
+      let liveDone = false;
+      const res = await b.rebuild(async (write) => {
+        for (let i = 0; i < rebuilt.length; i += 20) {
+          const out = await write(rebuilt.slice(i, i + 20));
+          expect(out.every((x) => x.ok)).toBe(true);
+          if (i === 20) {
+            // live writes during the build go to both stores: newer than the build's own copy
+            expect(await b.upsert([live])).toEqual([{ id: live.product.id, ok: true }]);
+            expect(await b.delete('p-118')).toBe(true);
+            liveDone = true;
+          }
+          await sleep(100);
+        }
+        // until the swap, the current store serves the old data
+        expect((await b.get('p-001'))!.contentHash).toBe(model.get('p-001')!.contentHash);
+        expect(ids(await b.text(['rebuiltmarker'], { k: 5 }))).toEqual([]);
+      });
+      stop = true;
+      await loop;
+      expect(liveDone).toBe(true);
+      expect(failures).toEqual([]);
+      expect(searches).toBeGreaterThan(3);
+      expect(res.failed).toBe(0);
+
+      model.delete('p-119');
+      model.delete('p-118');
+      for (const r of rebuilt) if (model.has(r.product.id)) model.set(r.product.id, r);
+      model.set(live.product.id, live);
+      expect(await b.count()).toBe(model.size);
+      expect((await b.get('p-001'))!.contentHash).toBe('rebuilt-p-001');
+      expect(await b.get('p-119')).toBeNull();
+      expect(await b.get('p-118')).toBeNull();
+      expectSameRecord(await b.get(live.product.id), live);
+      expect(sorted(ids(await b.text(['rebuiltmarker'], { k: N * 2 })))).toEqual(sorted([...model.keys()].filter((id) => id !== live.product.id)));
+      const q = unitVector(prng(21));
+      expect(ids(await b.knn(q, { k: 10 }))).toEqual(ids(bruteKnn(model.values(), q, 10)));
+      // meta travels with the store
+      expect((await b.getMeta('projection'))!.equals(meta!)).toBe(true);
+      if (hooks.physicalIndex && hooks.physicalExists && physicalBefore) {
+        const after = await hooks.physicalIndex(b);
+        expect(after).not.toBe(physicalBefore);
+        expect(await hooks.physicalExists(b, physicalBefore)).toBe(false);
+      }
+    });
+  });
+}
