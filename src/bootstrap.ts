@@ -10,6 +10,7 @@ import type { Services } from './services.ts';
 import { ImageEmbedder, type VisionManifest } from './vision/embedder.ts';
 import { ensureVisionModel } from './vision/model-build.ts';
 import { INDEX_DIMS } from './vision/projection.ts';
+import { loadCalibration } from './match/calibration.ts';
 
 export async function createBackend(config: Config): Promise<Backend> {
   if (config.backend === 'elasticsearch') {
@@ -31,7 +32,14 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
   const backend = opts.backend ?? (await createBackend(config));
   await backend.init();
   const projection = await ProjectionState.load(backend, embedder.dims);
-  return { config, backend, embedder, fetcher: new GuardedFetcher(config.fetch), projection, log };
+  const calibration = loadCalibration(embedder.modelVersion);
+  if (calibration) {
+    // the calibration's cut-offs are the defaults; explicit settings still win
+    if (process.env.SAME_SOURCE_THRESHOLD === undefined) config.search.sameSourceThreshold = calibration.sameSourceThreshold;
+    if (process.env.SUBSTITUTE_FLOOR === undefined) config.search.substituteFloor = calibration.substituteFloor;
+    if (process.env.WHITEN_SHRINK === undefined) config.whitening.shrink = calibration.whiteningShrink;
+  }
+  return { config, backend, embedder, fetcher: new GuardedFetcher(config.fetch), projection, calibration, log };
 }
 
 export async function closeServices(s: Services): Promise<void> {

@@ -4,6 +4,7 @@ import type { Backend } from './index/backend.ts';
 import type { ImageEmbedder } from './vision/embedder.ts';
 import type { GuardedFetcher } from './link/fetcher.ts';
 import type { ProjectionState } from './index/methods/projection.ts';
+import type { Calibration } from './match/calibration.ts';
 
 export interface Services {
   config: Config;
@@ -11,6 +12,8 @@ export interface Services {
   embedder: ImageEmbedder;
   fetcher: GuardedFetcher;
   projection: ProjectionState;
+  /** same-source calibration for the running model, if the bench has fitted one */
+  calibration: Calibration | null;
   log: (msg: string) => void;
 }
 

@@ -42,12 +42,6 @@ export type WriteRecords = (records: IndexRecord[]) => Promise<UpsertResult[]>;
 export interface RebuildContext {
   /** meta (e.g. a new projection) that belongs to the store being built; the current store's meta is copied in first */
   setMeta(key: string, value: Buffer): Promise<void>;
-  /**
-   * Optional full re-index into a NEW store that replaces the current one atomically once `build` resolves.
-   * Searches keep being served by the current store until the swap (never by a half-built one); writes made
-   * through this backend meanwhile go to both. If `build` throws, the new store is discarded.
-   */
-  rebuild?(build: (write: WriteRecords, ctx: RebuildContext) => Promise<void>, opts?: RebuildOptions): Promise<RebuildResult>;
 }
 
 export interface RebuildOptions {

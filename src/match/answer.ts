@@ -4,6 +4,7 @@ import type { IndexRecord } from '../index/backend.ts';
 import type { ListingT, SearchAnswer } from '../schema/search.ts';
 import { dot } from '../vision/pooling.ts';
 import { electSource } from './elect.ts';
+import { probability } from './calibration.ts';
 
 export interface Candidate {
   record: IndexRecord;
@@ -23,6 +24,8 @@ export interface AnswerOptions {
   referencePrice?: { amount: number; currency: string; from: 'request' };
   cheaperOnly: boolean;
   sort: 'similarity' | 'price';
+  /** isotonic knots (similarity → P(same)); null when no calibration fits the running model */
+  calibration: Array<[number, number]> | null;
 }
 
 export function toListing(c: Candidate): ListingT {
@@ -44,9 +47,10 @@ export function toListing(c: Candidate): ListingT {
 const round = (x: number) => Math.round(x * 10000) / 10000;
 const SAME_PHOTO_BITS = 10;
 
-/** Probability-like score from cosine; a monotone placeholder until confidence is calibrated on labelled pairs. */
-function confidenceOf(sim: number, threshold: number): number {
-  return round(1 / (1 + Math.exp(-(sim - threshold) / 0.04)));
+/** P(same product) from the calibration when there is one; otherwise a monotone, uncalibrated stand-in. */
+function confidenceOf(sim: number, o: AnswerOptions): number {
+  if (o.calibration) return round(probability(o.calibration, sim));
+  return round(1 / (1 + Math.exp(-(sim - o.sameSourceThreshold) / 0.04)));
 }
 
 function bestPairCosine(a: IndexRecord, b: IndexRecord): number {
@@ -86,7 +90,7 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAn
     if (g.length > 1) summary.push(`${g.length} listings show the same product`);
     return {
       groupId: `g-${source.id}`,
-      confidence: confidenceOf(best.similarity, o.sameSourceThreshold),
+      confidence: confidenceOf(best.similarity, o),
       source,
       sourceReason: reason,
       listings: listings.filter((l) => l.id !== source.id).sort((a, b) => b.similarity - a.similarity),
@@ -100,7 +104,7 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAn
         textMatch: srcCand.textMatch,
         samePhoto,
         summary,
-        calibrated: false,
+        calibrated: o.calibration !== null,
       },
     };
   });

@@ -107,6 +107,7 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
     referencePrice: input.referencePrice !== undefined ? { amount: input.referencePrice, currency: input.currency, from: 'request' } : undefined,
     cheaperOnly: input.cheaperOnly,
     sort: input.sort,
+    calibration: s.calibration?.points ?? null,
   });
   lap('answerMs', t2);
   lap('searchMs', t0);

@@ -6,6 +6,10 @@ import { deserializeProjection, fitWhitening, INDEX_DIMS, project, randomProject
 
 const KEY = 'projection';
 
+function reprojected(r: IndexRecord, p: Projection): IndexRecord {
+  return { ...r, images: r.images.map((im) => ({ ...im, vector: project(p, im.descriptor) })), projectionVersion: p.version };
+}
+
 export class ProjectionState {
   private constructor(public current: Projection) {}
 
@@ -40,8 +44,18 @@ export class ProjectionState {
     const t0 = Date.now();
     const p = fitWhitening(sample.slice(0, maxSamples), INDEX_DIMS, opts.shrink ?? 0.1);
     opts.log?.(`learned ${p.kind} ${p.version} from ${p.samples} images in ${Date.now() - t0} ms`);
-    await backend.setMeta(KEY, serializeProjection(p));
-    this.current = p;
+    if (backend.rebuild) {
+      // a new index with the new vectors replaces the live one atomically: no search sees a mix
+      await backend.rebuild(async (write, ctx) => {
+        await ctx.setMeta(KEY, serializeProjection(p));
+        for await (const batch of backend.scan(256)) await write(batch.map((r) => reprojected(r, p)));
+      });
+      this.current = p;
+    } else {
+      await backend.setMeta(KEY, serializeProjection(p));
+      this.current = p;
+    }
+    // records written while the rebuild ran (or all of them, in place) get the new projection
     await this.reproject(backend);
     return p;
   }
@@ -52,11 +66,7 @@ export class ProjectionState {
     for await (const batch of backend.scan(256)) {
       const stale: IndexRecord[] = batch.filter((r) => r.projectionVersion !== this.current.version);
       if (!stale.length) continue;
-      for (const r of stale) {
-        r.images = r.images.map((im) => ({ ...im, vector: this.apply(im.descriptor) }));
-        r.projectionVersion = this.current.version;
-      }
-      await backend.upsert(stale);
+      await backend.upsert(stale.map((r) => reprojected(r, this.current)));
       n += stale.length;
     }
     return n;
