@@ -382,8 +382,10 @@ describe('POST /v1/search', () => {
     // the evidence that keeps them out comes later), so assert what it guarantees
     expect(members.some((l) => l.id.startsWith('tropicana-apple-juice-'))).toBe(true);
     expect(g.listingCount).toBe(g.listings.length + 1);
+    // the source is the factory listing when one is near-identical to the best match; otherwise the best
+    // match itself, and the reason says so
     const factory = (l: { supplier?: { badges?: string[] } }) => (l.supplier?.badges ?? []).includes('factory');
-    if (members.some(factory)) expect(factory(g.source)).toBe(true);
+    if (!factory(g.source) && members.some(factory)) expect(g.sourceReason).toMatch(/closest match/);
     expect(g.sourceReason.length).toBeGreaterThan(0);
     expect(g.confidence).toBeGreaterThan(0);
     expect(g.confidence).toBeLessThanOrEqual(1);

@@ -24,6 +24,8 @@ export interface AnswerOptions {
   referencePrice?: { amount: number; currency: string; from: 'request' };
   cheaperOnly: boolean;
   sort: 'similarity' | 'price';
+  /** pair similarity above which a group member may be elected source (P(same) ≥ 0.5 when calibrated) */
+  electionThreshold: number;
   /** isotonic knots (similarity → P(same)); null when no calibration fits the running model */
   calibration: Array<[number, number]> | null;
 }
@@ -77,7 +79,13 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAn
 
   const sameSource = groups.slice(0, o.limit).map((g) => {
     const listings = g.map(toListing);
-    const { source, reason } = electSource(listings);
+    // the source is elected among the listings we are surest show the seed's very product (a reseller's
+    // copy of a factory photo is near-identical), so a look-alike that only just joined cannot win it
+    const sure = g.filter((c, i) => i === 0 || bestPairCosine(g[0].record, c.record) >= o.electionThreshold);
+    const elected = electSource(listings.filter((l) => sure.some((c) => c.record.product.id === l.id)));
+    const source = elected.source;
+    const reason =
+      sure.length === 1 && g.length > 1 ? 'closest match to your photo; no other listing in the group is near-identical to it' : elected.reason;
     const best = g.reduce((a, b) => (b.similarity > a.similarity ? b : a));
     const srcCand = g.find((c) => c.record.product.id === source.id)!;
     const prices = listings.filter((l) => l.price).map((l) => l.price!);

@@ -59,3 +59,9 @@ export function probability(points: Array<[number, number]>, x: number): number 
   }
   return points[points.length - 1][1];
 }
+
+/** The lowest similarity at which the calibrated P(same) reaches `p`; `fallback` when it never does. */
+export function similarityAt(points: Array<[number, number]> | null, p: number, fallback: number): number {
+  const hit = points?.find(([, q]) => q >= p);
+  return hit ? hit[0] : fallback;
+}

@@ -11,6 +11,7 @@ import { dot } from '../vision/pooling.ts';
 import type { ImageEmbedding } from '../vision/embedder.ts';
 import { hammingHex } from '../vision/phash.ts';
 import { buildAnswer, type Candidate } from './answer.ts';
+import { similarityAt } from './calibration.ts';
 
 export interface SearchInput {
   image?: Uint8Array;
@@ -22,6 +23,10 @@ export interface SearchInput {
   currency: string;
   cheaperOnly: boolean;
   sort: 'similarity' | 'price';
+  /** where referencePrice came from: the request (default) or a linked page */
+  referenceFrom?: 'request' | 'link';
+  /** what a link query read from its page, reported back in query.link */
+  link?: NonNullable<SearchAnswer['query']['link']>;
 }
 
 /**
@@ -108,7 +113,12 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
     cheaperOnly: input.cheaperOnly,
     sort: input.sort,
     calibration: s.calibration?.points ?? null,
+    electionThreshold: Math.max(s.config.search.sameSourceThreshold, similarityAt(s.calibration?.points ?? null, 0.5, 0.9)),
   });
+  if (input.referenceFrom === 'link' && answer.referencePrice?.from === 'request') {
+    answer.referencePrice = { ...answer.referencePrice, from: 'link' };
+    for (const sub of answer.substitutes) if (sub.priceDelta) sub.priceDelta.reference = 'link';
+  }
   lap('answerMs', t2);
   lap('searchMs', t0);
   return {
@@ -118,6 +128,7 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
       ...(qimage ? { image: qimage } : {}),
       ...(input.filters ? { filters: input.filters } : {}),
       referencePrice: answer.referencePrice,
+      ...(input.link ? { link: input.link } : {}),
       modelVersion: s.embedder.modelVersion,
       projection: s.projection.current.version,
       backend: s.backend.kind,

@@ -1,0 +1,92 @@
+// The answer's split, grouping and source election, on hand-made candidates (no model needed).
+import { describe, expect, it } from 'vitest';
+import type { IndexRecord } from '../src/index/backend.ts';
+import { buildAnswer, type AnswerOptions, type Candidate } from '../src/match/answer.ts';
+import { electSource } from '../src/match/elect.ts';
+
+function unit(seed: number, base?: Float32Array, noise = 0): Float32Array {
+  let x = seed;
+  const r = () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+  const v = base ? Float32Array.from(base, (b) => b + noise * r()) : Float32Array.from({ length: 64 }, r);
+  const n = Math.hypot(...v);
+  return v.map((a) => a / n);
+}
+const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
+
+function cand(id: string, desc: Float32Array, query: Float32Array, extra: { factory?: boolean; listedAt?: string; price?: number } = {}): Candidate {
+  const record: IndexRecord = {
+    product: {
+      id,
+      title: id,
+      description: '',
+      categoryPath: ['Home'],
+      attributes: {},
+      images: [{ ref: `${id}/0` }],
+      updatedAt: '',
+      modelVersion: 'm',
+      listedAt: extra.listedAt,
+      price: extra.price !== undefined ? { amount: extra.price, currency: 'CNY' } : undefined,
+      supplier: { id: `s-${id}`, name: id, badges: extra.factory ? ['factory'] : [] },
+    },
+    images: [{ idx: 0, vector: desc, descriptor: desc, phash: '0000000000000000' }],
+    tokens: [],
+    projectionVersion: 'p',
+    contentHash: id,
+  };
+  const sim = dot(query, desc);
+  return { record, score: sim, similarity: sim, imageIdx: 0, textMatch: false, phashDistance: null };
+}
+
+const OPTS: AnswerOptions = { limit: 10, sameSourceThreshold: 0.6, substituteFloor: 0.1, cheaperOnly: false, sort: 'similarity', calibration: null, electionThreshold: 0.95 };
+
+describe('buildAnswer', () => {
+  const photo = unit(1);
+  const query = unit(2, photo, 0.4); // a buyer's photo of the product
+  const lookAlike = unit(3, photo, 1.2);
+
+  it('elects the factory listing among near-identical copies, not a look-alike that joined the group', () => {
+    const cands = [
+      cand('reseller-copy', unit(4, photo, 0.02), query, { listedAt: '2025-03-01T00:00:00Z', price: 9 }),
+      cand('factory-original', photo, query, { factory: true, listedAt: '2025-01-01T00:00:00Z', price: 10 }),
+      cand('other-factory', lookAlike, query, { factory: true, listedAt: '2024-01-01T00:00:00Z', price: 8 }),
+    ].sort((a, b) => b.score - a.score);
+    expect(dot(photo, lookAlike)).toBeLessThan(0.95);
+    const a = buildAnswer(cands, { ...OPTS, sameSourceThreshold: Math.min(...cands.map((c) => c.similarity)) - 0.01 });
+    const g = a.sameSource[0];
+    expect(g.source.id).toBe('factory-original');
+    expect(g.sourceReason).toContain('factory badge');
+    expect(g.listingCount).toBe(g.listings.length + 1);
+  });
+
+  it('puts what is not the same into substitutes with price deltas against the source price', () => {
+    const cands = [cand('same', unit(4, query, 0.01), query, { price: 10 }), cand('similar', unit(5, query, 2.5), query, { price: 7 })];
+    const a = buildAnswer(cands, { ...OPTS, sameSourceThreshold: 0.99, substituteFloor: -1 });
+    expect(a.sameSource.map((g) => g.source.id)).toEqual(['same']);
+    expect(a.substitutes.map((s) => s.listing.id)).toEqual(['similar']);
+    expect(a.substitutes[0].priceDelta).toEqual({ amount: -3, percent: -30, currency: 'CNY', reference: 'source' });
+    const cheaper = buildAnswer(cands, { ...OPTS, sameSourceThreshold: 0.99, substituteFloor: -1, referencePrice: { amount: 5, currency: 'CNY', from: 'request' }, cheaperOnly: true });
+    expect(cheaper.substitutes).toEqual([]);
+  });
+
+  it('does not chain look-alikes into one group (star grouping around the best match)', () => {
+    const a1 = unit(10);
+    const a2 = unit(11, a1, 0.9); // similar to a1
+    const a3 = unit(12, a2, 0.9); // similar to a2, not to a1
+    const q = unit(13, a1, 0.3);
+    const cands = [cand('a1', a1, q), cand('a2', a2, q), cand('a3', a3, q)];
+    const t = Math.min(dot(a1, a2), dot(a2, a3)) - 0.001;
+    const a = buildAnswer(cands, { ...OPTS, sameSourceThreshold: Math.min(t, ...cands.map((c) => c.similarity)) - 0.001 });
+    if (dot(a1, a3) < t) expect(a.sameSource.find((g) => [g.source, ...g.listings].some((l) => l.id === 'a1'))!.listings.some((l) => l.id === 'a3')).toBe(false);
+  });
+});
+
+describe('electSource', () => {
+  it('factory first, then earliest, then cheapest', () => {
+    const l = (id: string, f: boolean, at: string, p: number) => ({ id, title: id, categoryPath: [], attributes: {}, images: [], similarity: 1, listedAt: at, price: { amount: p, currency: 'CNY' }, supplier: { id, name: id, badges: f ? (['factory'] as const) : [] } }) as any;
+    expect(electSource([l('a', false, '2020-01-01T00:00:00Z', 1), l('b', true, '2024-01-01T00:00:00Z', 5)]).source.id).toBe('b');
+    expect(electSource([l('a', false, '2024-01-01T00:00:00Z', 1), l('b', false, '2020-01-01T00:00:00Z', 5)]).source.id).toBe('b');
+    const r = electSource([l('a', false, '2020-01-01T00:00:00Z', 9), l('b', false, '2020-01-01T00:00:00Z', 5)]);
+    expect(r.source.id).toBe('b');
+    expect(r.reason).toContain('lowest price');
+  });
+});
