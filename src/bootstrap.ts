@@ -35,9 +35,9 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
   const calibration = loadCalibration(embedder.modelVersion);
   if (calibration) {
     // the calibration's cut-offs are the defaults; explicit settings still win
-    if (process.env.SAME_SOURCE_THRESHOLD === undefined) config.search.sameSourceThreshold = calibration.sameSourceThreshold;
-    if (process.env.SUBSTITUTE_FLOOR === undefined) config.search.substituteFloor = calibration.substituteFloor;
-    if (process.env.WHITEN_SHRINK === undefined) config.whitening.shrink = calibration.whiteningShrink;
+    if (!config.explicit.includes('SAME_SOURCE_THRESHOLD')) config.search.sameSourceThreshold = calibration.sameSourceThreshold;
+    if (!config.explicit.includes('SUBSTITUTE_FLOOR')) config.search.substituteFloor = calibration.substituteFloor;
+    if (!config.explicit.includes('WHITEN_SHRINK')) config.whitening.shrink = calibration.whiteningShrink;
   }
   return { config, backend, embedder, fetcher: new GuardedFetcher(config.fetch), projection, calibration, log };
 }

@@ -4,15 +4,17 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function int(name: string, def: number): number {
-  const v = process.env[name];
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number): number {
+  const v = env[name];
   if (v === undefined || v === '') return def;
   const n = Number(v);
   if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${v}`);
   return n;
 }
-function list(name: string): string[] {
-  return (process.env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 export type ResizeMode = 'fill' | 'cover' | 'contain';
@@ -29,42 +31,45 @@ export interface Config {
   whitening: { shrink: number; maxSamples: number };
   fetch: { timeoutMs: number; maxBytes: number; maxRedirects: number; allowHosts: string[] };
   es: { url: string; index: string; apiKey?: string; username?: string; password?: string; caFile?: string };
+  /** names of the settings given explicitly, which a fitted calibration must not override */
+  explicit: string[];
 }
 
-export function loadConfig(env = process.env): Config {
+export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR ?? path.join(repoRoot, 'data'));
   const resize = (env.IMAGE_RESIZE ?? 'fill') as ResizeMode;
   if (!['fill', 'cover', 'contain'].includes(resize)) throw new Error(`IMAGE_RESIZE must be fill|cover|contain`);
   const backend = (env.SEARCH_BACKEND ?? 'embedded') as Config['backend'];
   if (!['embedded', 'elasticsearch'].includes(backend)) throw new Error('SEARCH_BACKEND must be embedded|elasticsearch');
   return {
-    port: int('PORT', 8080),
+    port: int(env, 'PORT', 8080),
     dataDir,
     backend,
-    apiKeys: list('API_KEYS'),
+    apiKeys: list(env, 'API_KEYS'),
     searchRequiresKey: env.SEARCH_REQUIRES_KEY === '1',
-    image: { maxBytes: int('IMAGE_MAX_BYTES', 10 * 1024 * 1024), maxPixels: int('IMAGE_MAX_PIXELS', 50_000_000), resize },
+    image: { maxBytes: int(env, 'IMAGE_MAX_BYTES', 10 * 1024 * 1024), maxPixels: int(env, 'IMAGE_MAX_PIXELS', 50_000_000), resize },
     vision: {
-      threads: int('VISION_THREADS', 2),
-      maxBatch: int('VISION_MAX_BATCH', 8),
-      batchWaitMs: int('VISION_BATCH_WAIT_MS', 2),
-      decodeConcurrency: int('DECODE_CONCURRENCY', 4),
+      threads: int(env, 'VISION_THREADS', 2),
+      maxBatch: int(env, 'VISION_MAX_BATCH', 8),
+      batchWaitMs: int(env, 'VISION_BATCH_WAIT_MS', 2),
+      decodeConcurrency: int(env, 'DECODE_CONCURRENCY', 4),
     },
     search: {
-      candidates: int('SEARCH_CANDIDATES', 50),
+      candidates: int(env, 'SEARCH_CANDIDATES', 50),
       // raw GeM cosine cut-offs chosen by `npm run bench -- quality` on the Grocery val split
       sameSourceThreshold: Number(env.SAME_SOURCE_THRESHOLD ?? 0.66),
       substituteFloor: Number(env.SUBSTITUTE_FLOOR ?? 0.49),
-      exactBelow: int('EXACT_KNN_BELOW', 20_000),
+      exactBelow: int(env, 'EXACT_KNN_BELOW', 20_000),
     },
     // shrinkage chosen on val by the quality bench (0.3 / 1 / 3 tried)
-    whitening: { shrink: Number(env.WHITEN_SHRINK ?? 1), maxSamples: int('WHITEN_MAX_SAMPLES', 512) },
+    whitening: { shrink: Number(env.WHITEN_SHRINK ?? 1), maxSamples: int(env, 'WHITEN_MAX_SAMPLES', 512) },
     fetch: {
-      timeoutMs: int('FETCH_TIMEOUT_MS', 5000),
-      maxBytes: int('FETCH_MAX_BYTES', 5 * 1024 * 1024),
-      maxRedirects: int('FETCH_MAX_REDIRECTS', 3),
-      allowHosts: list('FETCH_ALLOW_HOSTS'),
+      timeoutMs: int(env, 'FETCH_TIMEOUT_MS', 5000),
+      maxBytes: int(env, 'FETCH_MAX_BYTES', 5 * 1024 * 1024),
+      maxRedirects: int(env, 'FETCH_MAX_REDIRECTS', 3),
+      allowHosts: list(env, 'FETCH_ALLOW_HOSTS'),
     },
+    explicit: ['SAME_SOURCE_THRESHOLD', 'SUBSTITUTE_FLOOR', 'WHITEN_SHRINK'].filter((k) => env[k] !== undefined && env[k] !== ''),
     es: {
       url: env.ES_URL ?? 'http://127.0.0.1:9250',
       index: env.ES_INDEX ?? 'products',

@@ -24,6 +24,9 @@ export interface FetchResult {
   body: Buffer;
 }
 
+/** DNS lookup as `dns.promises.lookup(host, { all: true, verbatim: true })` answers; injectable for tests. */
+export type LookupAll = (host: string, opts: { all: true; verbatim: true }) => Promise<Array<{ address: string; family: number }>>;
+
 export interface FetchOptions {
   /** accepted media types, e.g. ['image/', 'text/html']; a prefix ending in '/' matches a family */
   accept: string[];
@@ -35,7 +38,7 @@ function typeAccepted(ct: string, accept: string[]): boolean {
   return accept.some((a) => (a.endsWith('/') ? t.startsWith(a) : t === a));
 }
 
-async function resolveChecked(host: string, limits: FetchLimits): Promise<{ address: string; family: number }> {
+async function resolveChecked(host: string, limits: FetchLimits, lookup: LookupAll): Promise<{ address: string; family: number }> {
   const bare = host.replace(/^\[|\]$/g, '');
   const allowed = limits.allowHosts.includes(bare) || limits.allowHosts.includes(host);
   if (net.isIP(bare)) {
@@ -47,7 +50,7 @@ async function resolveChecked(host: string, limits: FetchLimits): Promise<{ addr
   }
   let addrs: Array<{ address: string; family: number }>;
   try {
-    addrs = await dns.lookup(bare, { all: true, verbatim: true });
+    addrs = await lookup(bare, { all: true, verbatim: true });
   } catch {
     throw new AppError('fetch_failed', `the host ${bare} could not be resolved`);
   }
@@ -70,7 +73,10 @@ function parseUrl(raw: string): URL {
 }
 
 export class GuardedFetcher {
-  constructor(private readonly limits: FetchLimits) {}
+  private readonly lookup: LookupAll;
+  constructor(private readonly limits: FetchLimits, opts: { lookup?: LookupAll } = {}) {
+    this.lookup = opts.lookup ?? ((host, o) => dns.lookup(host, o));
+  }
 
   async fetch(raw: string, opts: FetchOptions): Promise<FetchResult> {
     const deadline = Date.now() + this.limits.timeoutMs;
@@ -87,7 +93,7 @@ export class GuardedFetcher {
   }
 
   private async once(url: URL, opts: FetchOptions, deadline: number): Promise<{ redirect?: string; result?: FetchResult }> {
-    const pinned = await resolveChecked(url.hostname, this.limits);
+    const pinned = await resolveChecked(url.hostname, this.limits, this.lookup);
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new AppError('fetch_failed', `the fetch took longer than ${this.limits.timeoutMs} ms`);
     const maxBytes = opts.maxBytes ?? this.limits.maxBytes;

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { AppError } from '../errors.ts';
 import { Filters } from '../index/components/filters.ts';
+import { resolveLink } from '../link/query.ts';
 import { search, type SearchInput } from '../match/search.ts';
 import { Region, SearchAnswer, SearchJson, SearchMultipart } from '../schema/search.ts';
 import type { SearchJson as SearchJsonT } from '../schema/search.ts';
@@ -12,7 +13,7 @@ export const route = createRoute({
   tags: ['search'],
   summary: 'Find the same product (grouped, with its likely source) and substitutes',
   description:
-    'Send a photo as multipart field `image`, or JSON with `imageUrl`, `imageBase64` or `text`. Filters apply inside the vector and keyword search.',
+    'Send a photo as multipart field `image`, or JSON with `imageUrl`, `imageBase64`, `text`, or `url` (a product page or image link: its photo, title and price are used). Filters apply inside the vector and keyword search.',
   request: {
     body: {
       content: {
@@ -86,6 +87,17 @@ export const register = (app: App) =>
         image = (await s.fetcher.fetch(b.imageUrl, { accept: ['image/'], maxBytes: s.config.image.maxBytes })).body;
       }
       input = { ...b, image };
+      if (b.url !== undefined) {
+        const l = await resolveLink(s.fetcher, b.url);
+        const fromPage = b.referencePrice === undefined && l.price !== undefined;
+        input = {
+          ...input,
+          image: l.image,
+          text: b.text ?? l.text,
+          ...(fromPage ? { referencePrice: l.price!.amount, currency: l.price!.currency, referenceFrom: 'link' as const } : {}),
+          link: l.link,
+        };
+      }
     } else if (/^multipart\/form-data/i.test(ct)) {
       input = await fromMultipart(c.req.valid('form') as Record<string, unknown>);
     } else {

@@ -25,14 +25,18 @@ const SearchOptionsShape = {
 export const SearchJson = z
   .object({
     imageUrl: z.string().url().max(2048).optional(),
+    url: z.string().min(1).max(2048).optional().openapi({
+      description: 'a product page (JSON-LD, Open Graph or marketplace HTML) or an image URL: its photo, title and price are searched with',
+    }),
     imageBase64: z.string().max(14_000_000).optional(),
     text: z.string().min(1).max(500).optional(),
     region: Region.optional(),
     ...SearchOptionsShape,
   })
-  .refine((b) => b.imageUrl !== undefined || b.imageBase64 !== undefined || b.text !== undefined, {
-    message: 'give imageUrl, imageBase64 or text',
+  .refine((b) => b.imageUrl !== undefined || b.imageBase64 !== undefined || b.text !== undefined || b.url !== undefined, {
+    message: 'give url, imageUrl, imageBase64 or text',
   })
+  .refine((b) => !(b.url !== undefined && (b.imageUrl !== undefined || b.imageBase64 !== undefined)), { message: 'give url or imageUrl/imageBase64, not both' })
   .refine((b) => !(b.imageUrl !== undefined && b.imageBase64 !== undefined), { message: 'give imageUrl or imageBase64, not both' })
   .openapi('SearchRequest');
 
@@ -96,13 +100,23 @@ export const PriceDelta = z
     amount: z.number().openapi({ description: 'substitute price minus reference price; negative is cheaper' }),
     percent: z.number().nullable(),
     currency: z.string(),
-    reference: z.enum(['request', 'source']).openapi({ description: 'where the reference price came from' }),
+    reference: z.enum(['request', 'source', 'link']).openapi({ description: 'where the reference price came from (link: the linked page)' }),
   })
   .openapi('PriceDelta');
 
 export const Substitute = z
   .object({ listing: Listing, similarity: z.number(), priceDelta: PriceDelta.nullable() })
   .openapi('Substitute');
+
+export const LinkUnderstood = z
+  .object({
+    url: z.string(),
+    title: z.string().optional(),
+    image: z.string().optional().openapi({ description: 'the image searched with (the URL itself for an image link)' }),
+    price: z.object({ amount: z.number(), currency: z.string() }).optional(),
+    extractedFrom: z.enum(['json-ld', 'open-graph', 'fallback', 'image']),
+  })
+  .openapi('LinkUnderstood', { description: 'what was read from a linked page' });
 
 export const SearchAnswer = z
   .object({
@@ -114,7 +128,8 @@ export const SearchAnswer = z
         .object({ width: z.number(), height: z.number(), format: z.string(), phash: z.string(), region: Region.optional() })
         .optional(),
       filters: Filters.optional(),
-      referencePrice: z.object({ amount: z.number(), currency: z.string(), from: z.enum(['request', 'source']) }).nullable(),
+      referencePrice: z.object({ amount: z.number(), currency: z.string(), from: z.enum(['request', 'source', 'link']) }).nullable(),
+      link: LinkUnderstood.optional(),
       modelVersion: z.string(),
       projection: z.string(),
       backend: z.string(),
