@@ -33,7 +33,7 @@ if (on('pipeline')) {
   log('\n## 1. image pipeline');
   const test = await readSplit('test');
   const files = test.filter((_, i) => i % 12 === 0).map((x) => x.path); // ~200 real phone photos, spread over classes
-  await benchPipeline(s, files, log);
+  await benchPipeline(config, files, log);
 }
 
 if (on('quality')) {

@@ -26,6 +26,7 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
   const embedder = await ImageEmbedder.create(manifest.vision as VisionManifest, {
     threads: config.vision.threads,
     maxBatch: config.vision.maxBatch,
+    inflight: config.vision.inflight,
     decodeConcurrency: config.vision.decodeConcurrency,
     limits: config.image,
   });

@@ -26,7 +26,7 @@ export interface Config {
   apiKeys: string[];
   searchRequiresKey: boolean;
   image: { maxBytes: number; maxPixels: number; resize: ResizeMode };
-  vision: { threads: number; maxBatch: number; batchWaitMs: number; decodeConcurrency: number };
+  vision: { threads: number; inflight: number; maxBatch: number; decodeConcurrency: number };
   search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number };
   whitening: { shrink: number; maxSamples: number };
   fetch: { timeoutMs: number; maxBytes: number; maxRedirects: number; allowHosts: string[] };
@@ -50,8 +50,8 @@ export function loadConfig(env: Env = process.env): Config {
     image: { maxBytes: int(env, 'IMAGE_MAX_BYTES', 10 * 1024 * 1024), maxPixels: int(env, 'IMAGE_MAX_PIXELS', 50_000_000), resize },
     vision: {
       threads: int(env, 'VISION_THREADS', 2),
+      inflight: int(env, 'VISION_INFLIGHT', 1),
       maxBatch: int(env, 'VISION_MAX_BATCH', 8),
-      batchWaitMs: int(env, 'VISION_BATCH_WAIT_MS', 2),
       decodeConcurrency: int(env, 'DECODE_CONCURRENCY', 4),
     },
     search: {

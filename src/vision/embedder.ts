@@ -31,6 +31,8 @@ export interface EmbedderOptions {
   threads: number;
   maxBatch: number;
   decodeConcurrency: number;
+  /** model runs in flight at once (ORT allows concurrent Run on one session); with 1 intra-op thread each */
+  inflight?: number;
   limits: DecodeLimits;
   pooling?: Pooling;
 }
@@ -46,7 +48,8 @@ export class ImageEmbedder {
   readonly dims: number;
   private readonly decodeQueue: PQueue;
   private pending: Pending[] = [];
-  private running = false;
+  private running = 0;
+  private readonly inflight: number;
   /** images per model run, for the bench and /healthz */
   readonly stats = { runs: 0, images: 0 };
 
@@ -57,6 +60,7 @@ export class ImageEmbedder {
   ) {
     this.dims = manifest.output.dims[0];
     this.decodeQueue = new PQueue({ concurrency: opts.decodeConcurrency });
+    this.inflight = Math.max(1, opts.inflight ?? 1);
     this.modelVersion = `${manifest.modelVersion}${opts.pooling && opts.pooling !== (manifest.pooling ?? 'gem') ? `-${opts.pooling}` : ''}`;
   }
 
@@ -81,24 +85,24 @@ export class ImageEmbedder {
   embedTensor(chw: Float32Array): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
       this.pending.push({ chw, resolve, reject });
-      if (!this.running) void this.drain();
+      this.drain();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.pending.length) {
-        const batch = this.pending.splice(0, this.opts.maxBatch);
-        try {
-          const out = await this.run(batch.map((b) => b.chw));
-          batch.forEach((b, i) => b.resolve(out[i]));
-        } catch (e) {
-          batch.forEach((b) => b.reject(new AppError('model_unavailable', `vision model failed: ${(e as Error).message}`)));
-        }
-      }
-    } finally {
-      this.running = false;
+  /** Start model runs while there is work and room: up to `inflight` runs at once, each a micro-batch. */
+  private drain(): void {
+    while (this.pending.length && this.running < this.inflight) {
+      const batch = this.pending.splice(0, this.opts.maxBatch);
+      this.running++;
+      this.run(batch.map((b) => b.chw))
+        .then(
+          (out) => batch.forEach((b, i) => b.resolve(out[i])),
+          (e) => batch.forEach((b) => b.reject(new AppError('model_unavailable', `vision model failed: ${(e as Error).message}`))),
+        )
+        .finally(() => {
+          this.running--;
+          this.drain();
+        });
     }
   }
 
