@@ -4,6 +4,7 @@
 //   npx tsx scripts/build-demo-catalogue.ts        (dataset location: env GROCERY_DIR or ../shared/datasets/grocery-store)
 //
 // Only the train split feeds the catalogue; test photos are the demo's queries and val is never touched.
+import { mulberry32 } from '../src/util/prng.ts';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -49,16 +50,6 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rngFor = (key: string) => mulberry32(fnv1a(key));
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;

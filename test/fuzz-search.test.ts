@@ -7,6 +7,8 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { mulberry32 } from '../src/util/prng.ts';
+import { pngChunk } from './support/png.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDemoCatalogue } from '../src/demo/catalogue.ts';
 import { buildRecord } from '../src/index/methods/ingest.ts';
@@ -18,16 +20,6 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
 const CASES = Number(process.env.FUZZ_CASES ?? 2000);
 const CONCURRENCY = 4;
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = ReturnType<typeof mulberry32>;
 const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1)); // inclusive
@@ -39,28 +31,6 @@ function randomBytes(r: Rand, n: number): Buffer {
 }
 
 // hand-made PNG with any IHDR (valid CRCs), to reach the decoder with odd sizes and depths
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-function crc32(buf: Buffer): number {
-  let c = -1;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
-}
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-}
 function craftedPng(r: Rand): Buffer {
   const ihdr = Buffer.alloc(13);
   const dim = () => pick(r, [0, 1, 2, 7, 100, 4000, 7000, 20000, 65535, 100000, 0x7fffffff, 0xffffffff]);
@@ -70,7 +40,7 @@ function craftedPng(r: Rand): Buffer {
   ihdr[9] = pick(r, [0, 2, 3, 4, 6, 1, 7]);
   ihdr[12] = pick(r, [0, 0, 0, 1, 2]); // interlace
   const idat = r() < 0.5 ? zlib.deflateSync(randomBytes(r, int(r, 0, 4000))) : randomBytes(r, int(r, 0, 200));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
 }
 /** JPEG whose SOF0 claims random dimensions, followed by a random tail. */
 function craftedJpeg(r: Rand, real: Buffer): Buffer {
@@ -276,7 +246,7 @@ describe('fuzzing POST /v1/search', () => {
     expect(tally.get('200') ?? 0).toBeGreaterThan(CASES / 50);
     expect(tally.get('413 image_too_large') ?? 0).toBeGreaterThan(0);
     // no single request hung the service
-    expect(slowest.ms).toBeLessThan(10_000);
+    expect(slowest.ms).toBeLessThan(30_000); // a hang detector, not a speed target (those live in bench/)
   });
 
   it('the service is still healthy and still finds things afterwards', async () => {

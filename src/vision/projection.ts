@@ -4,6 +4,7 @@
 // travel with the index, because vectors made with one projection are meaningless under another.
 import { createHash } from 'node:crypto';
 import { l2normalize } from './pooling.ts';
+import { mulberry32 } from '../util/prng.ts';
 
 export const INDEX_DIMS = 512;
 
@@ -40,15 +41,6 @@ export function project(p: Projection, desc: Float32Array): Float32Array {
   return l2normalize(out);
 }
 
-function mulberry32(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randomProjection(inDims: number, outDims = INDEX_DIMS, seed = 1792): Projection {
   const rnd = mulberry32(seed);
@@ -61,7 +53,7 @@ export function randomProjection(inDims: number, outDims = INDEX_DIMS, seed = 17
     matrix[i] = r * Math.cos(2 * Math.PI * v);
     if (i + 1 < matrix.length) matrix[i + 1] = r * Math.sin(2 * Math.PI * v);
   }
-  return { kind: 'random', version: `rp-${seed}-${inDims}x${outDims}`, inDims, outDims, samples: 0, mean: new Float32Array(inDims), matrix };
+  return { kind: 'random', version: `rp2-${seed}-${inDims}x${outDims}`, inDims, outDims, samples: 0, mean: new Float32Array(inDims), matrix };
 }
 
 /**

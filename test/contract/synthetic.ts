@@ -9,17 +9,9 @@ import { productText, tokenize } from '../../src/text/tokenize.ts';
 export const DIMS = 512;
 export const DESCRIPTOR_DIMS = 1792;
 
-/** mulberry32 */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from '../../src/util/prng.ts';
+
+export { prng };
 
 export function gaussian(rnd: () => number): number {
   const u = Math.max(rnd(), 1e-12);
