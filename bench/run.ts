@@ -121,9 +121,9 @@ if (on('backends')) {
   if (es) {
     const { ElasticsearchBackend } = await import('../src/index/elasticsearch/backend.ts');
     let nc = 100;
-    const b = new ElasticsearchBackend({ ...config.es, url: es.url, index: `bench_${process.pid}`, dims: 512, numCandidates: (k: number) => Math.max(k, nc) });
+    const b = new ElasticsearchBackend({ ...config.es, url: es.url, index: `bench_${process.pid}`, dims: 512, numCandidates: (k: number) => Math.max(k, nc), writeTimeoutMs: 120_000 });
     await b.init();
-    reports.push(await benchBackend('elasticsearch', b, s, corpus, log, { tune: (x) => (nc = x), candidatesGrid: [20, 50, 100, 200, 400] }));
+    reports.push(await benchBackend('elasticsearch', b, s, corpus, log, { tune: (x) => (nc = x), candidatesGrid: [20, 50, 100, 200, 400], bulkSize: 250 }));
     await b.drop();
     await b.close();
     await es.stop();

@@ -5,7 +5,7 @@ import { rrf } from '../index/components/fusion.ts';
 import type { Hit, IndexRecord } from '../index/backend.ts';
 import type { SearchAnswer } from '../schema/search.ts';
 import type { Services } from '../services.ts';
-import { tokenize } from '../text/tokenize.ts';
+import { glossListings, understandWords } from '../text/words.ts';
 import type { Region } from '../vision/decode.ts';
 import { dot } from '../vision/pooling.ts';
 import type { ImageEmbedding } from '../vision/embedder.ts';
@@ -27,6 +27,8 @@ export interface SearchInput {
   referenceFrom?: 'request' | 'link';
   /** what a link query read from its page, reported back in query.link */
   link?: NonNullable<SearchAnswer['query']['link']>;
+  /** language for titleTranslated on Chinese titles (only 'en' is glossed) */
+  lang?: string;
 }
 
 /**
@@ -75,7 +77,9 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
     qhash = e.phash;
     qimage = { width: e.width, height: e.height, format: e.format, phash: e.phash, ...(input.region ? { region: input.region } : {}) };
   }
-  const tokens = input.text ? tokenize(input.text) : [];
+  // words: language identified, non-Chinese translated into Chinese terms searched with the original tokens
+  const words = input.text ? understandWords(input.text) : null;
+  const tokens = words?.searchTokens ?? [];
 
   const t1 = performance.now();
   const lists: Record<string, Hit[]> = {};
@@ -119,12 +123,15 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
     answer.referencePrice = { ...answer.referencePrice, from: 'link' };
     for (const sub of answer.substitutes) if (sub.priceDelta) sub.priceDelta.reference = 'link';
   }
+  if (input.lang) await glossListings([...answer.sameSource.flatMap((g) => [g.source, ...g.listings]), ...answer.substitutes.map((x) => x.listing)], input.lang);
   lap('answerMs', t2);
   lap('searchMs', t0);
   return {
     query: {
       kind: e && tokens.length ? 'image+text' : e ? 'image' : 'text',
-      ...(input.text ? { text: input.text, tokens } : {}),
+      ...(input.text ? { text: input.text, tokens: words?.tokens ?? [] } : {}),
+      ...(words ? { language: words.language } : {}),
+      ...(words?.translation ? { translation: words.translation } : {}),
       ...(qimage ? { image: qimage } : {}),
       ...(input.filters ? { filters: input.filters } : {}),
       referencePrice: answer.referencePrice,

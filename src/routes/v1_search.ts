@@ -48,6 +48,7 @@ const MultipartOptions = z.object({
   currency: z.string().regex(/^[A-Z]{3}$/).default('CNY'),
   cheaperOnly: z.enum(['true', 'false', '1', '0']).optional(),
   sort: z.enum(['similarity', 'price']).default('similarity'),
+  lang: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/).optional(),
 });
 
 async function fromMultipart(form: Record<string, unknown>): Promise<SearchInput> {
@@ -68,6 +69,7 @@ async function fromMultipart(form: Record<string, unknown>): Promise<SearchInput
     currency: opts.data.currency,
     cheaperOnly: opts.data.cheaperOnly === 'true' || opts.data.cheaperOnly === '1',
     sort: opts.data.sort,
+    lang: opts.data.lang,
   };
 }
 

@@ -20,6 +20,10 @@ const SearchOptionsShape = {
   currency: z.string().regex(/^[A-Z]{3}$/).default('CNY'),
   cheaperOnly: z.boolean().default(false),
   sort: z.enum(['similarity', 'price']).default('similarity').openapi({ description: 'order of substitutes' }),
+  lang: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/).optional().openapi({
+    description: "language of the reader: with 'en', each listing with a Chinese title gets titleTranslated, a word-by-word dictionary gloss",
+    example: 'en',
+  }),
 };
 
 export const SearchJson = z
@@ -53,6 +57,7 @@ export const SearchMultipart = z
     referencePrice: z.string().optional(),
     cheaperOnly: z.string().optional(),
     sort: z.string().optional(),
+    lang: z.string().optional(),
   })
   .openapi('SearchMultipart');
 
@@ -68,6 +73,8 @@ export const Listing = z
     images: z.array(z.object({ url: z.string().optional(), ref: z.string() })),
     attributes: z.record(z.string(), z.unknown()),
     similarity: z.number().openapi({ description: 'cosine similarity of the best-matching image to the query, in [-1, 1]' }),
+    titleTranslated: z.string().optional().openapi({ description: "the title in the request's lang (a Chinese title only)" }),
+    translation: z.literal('gloss').optional().openapi({ description: 'how titleTranslated was made: gloss = word by word from a dictionary' }),
   })
   .openapi('Listing');
 
@@ -124,6 +131,14 @@ export const SearchAnswer = z
       kind: z.enum(['image', 'text', 'image+text']),
       text: z.string().optional(),
       tokens: z.array(z.string()).optional(),
+      language: z
+        .object({ code: z.string(), confidence: z.number().min(0).max(1) })
+        .optional()
+        .openapi({ description: "the query words' language (ISO 639-1; Han characters are zh, otherwise n-gram identification)" }),
+      translation: z
+        .object({ terms: z.array(z.string()), from: z.string(), method: z.literal('dictionary') })
+        .optional()
+        .openapi({ description: 'Chinese terms the words were translated to and searched with besides the words themselves' }),
       image: z
         .object({ width: z.number(), height: z.number(), format: z.string(), phash: z.string(), region: Region.optional() })
         .optional(),
