@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS images (
   vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS images_product ON images(product_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(id UNINDEXED, tokens, tokenize = 'unicode61 remove_diacritics 0');
+-- keyword postings keyed by the product's rowid (deleting by an UNINDEXED column would scan the table)
+CREATE VIRTUAL TABLE IF NOT EXISTS product_text USING fts5(tokens, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 `;
 
@@ -82,6 +83,12 @@ export class EmbeddedBackend implements Backend {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'fts'").get()) {
+      // an index from before product_text: move the postings over once
+      this.db.transaction(() => {
+        this.db.exec('DROP TABLE fts; DELETE FROM product_text; INSERT INTO product_text (rowid, tokens) SELECT rowid, tokens FROM products;');
+      })();
+    }
     for (const row of this.db.prepare('SELECT id, price, moq, categories, province, badges FROM products').iterate() as Iterable<any>) {
       this.attrs.set(row.id, {
         price: row.price,
@@ -105,7 +112,8 @@ export class EmbeddedBackend implements Backend {
 
   async upsert(records: IndexRecord[]): Promise<UpsertResult[]> {
     const delImages = this.db.prepare('DELETE FROM images WHERE product_id = ?');
-    const delFts = this.db.prepare('DELETE FROM fts WHERE id = ?');
+    const delText = this.db.prepare('DELETE FROM product_text WHERE rowid = (SELECT rowid FROM products WHERE id = ?)');
+    const rowidOf = this.db.prepare('SELECT rowid FROM products WHERE id = ?').pluck();
     const putProduct = this.db.prepare(
       `INSERT INTO products (id, doc, tokens, projection_version, content_hash, price, moq, categories, province, badges)
        VALUES (@id, @doc, @tokens, @pv, @hash, @price, @moq, @categories, @province, @badges)
@@ -114,14 +122,14 @@ export class EmbeddedBackend implements Backend {
          province=excluded.province, badges=excluded.badges`,
     );
     const putImage = this.db.prepare('INSERT INTO images (product_id, idx, phash, descriptor, vector) VALUES (?, ?, ?, ?, ?)');
-    const putFts = this.db.prepare('INSERT INTO fts (id, tokens) VALUES (?, ?)');
+    const putText = this.db.prepare('INSERT INTO product_text (rowid, tokens) VALUES (?, ?)');
     const added: Array<{ id: string; labels: Array<[number, IndexedImage]>; attrs: FilterAttrs }> = [];
     const tx = this.db.transaction((recs: IndexRecord[]) => {
       for (const r of recs) {
         const id = r.product.id;
         const a = filterAttrs(r.product);
         delImages.run(id);
-        delFts.run(id);
+        delText.run(id);
         putProduct.run({
           id,
           doc: JSON.stringify(r.product),
@@ -139,7 +147,7 @@ export class EmbeddedBackend implements Backend {
           const info = putImage.run(id, img.idx, img.phash, blob(img.descriptor), blob(img.vector));
           labels.push([Number(info.lastInsertRowid), img]);
         }
-        putFts.run(id, r.tokens.join(' '));
+        putText.run(rowidOf.get(id), r.tokens.join(' '));
         added.push({ id, labels, attrs: a });
       }
     });
@@ -180,7 +188,7 @@ export class EmbeddedBackend implements Backend {
 
   async delete(id: string): Promise<boolean> {
     const tx = this.db.transaction(() => {
-      this.db.prepare('DELETE FROM fts WHERE id = ?').run(id);
+      this.db.prepare('DELETE FROM product_text WHERE rowid = (SELECT rowid FROM products WHERE id = ?)').run(id);
       return this.db.prepare('DELETE FROM products WHERE id = ?').run(id).changes > 0;
     });
     const existed = tx();
@@ -195,14 +203,11 @@ export class EmbeddedBackend implements Backend {
 
   async knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {
     if (!hasFilters(opts.filters)) return this.vectors.search(vector, opts.k, null);
-    let passing = 0;
-    for (const a of this.attrs.values()) if (matches(a, opts.filters)) passing++;
-    if (passing === 0) return [];
-    const allow = (id: string) => {
-      const a = this.attrs.get(id);
-      return !!a && matches(a, opts.filters);
-    };
-    return this.vectors.search(vector, opts.k, allow, passing);
+    // one pass over the attributes decides the qualifying set; the vector search then only asks the set
+    const allowed = new Set<string>();
+    for (const [id, a] of this.attrs) if (matches(a, opts.filters)) allowed.add(id);
+    if (allowed.size === 0) return [];
+    return this.vectors.search(vector, opts.k, (id) => allowed.has(id), allowed.size);
   }
 
   async text(tokens: string[], opts: SearchOptions): Promise<Hit[]> {
@@ -211,8 +216,8 @@ export class EmbeddedBackend implements Backend {
     const { where, params } = sqlFilters(opts.filters);
     const rows = this.db
       .prepare(
-        `SELECT fts.id AS id, -bm25(fts) AS score FROM fts JOIN products p ON p.id = fts.id
-         WHERE fts MATCH @q ${where} ORDER BY bm25(fts), fts.id LIMIT @k`,
+        `SELECT p.id AS id, -bm25(product_text) AS score FROM product_text JOIN products p ON p.rowid = product_text.rowid
+         WHERE product_text MATCH @q ${where} ORDER BY bm25(product_text), p.id LIMIT @k`,
       )
       .all({ ...params, q: ftsQuery(tokens), k: opts.k }) as Array<{ id: string; score: number }>;
     return rows.map((r) => ({ id: r.id, score: r.score }));
