@@ -6,6 +6,7 @@ import { createServices } from '../src/bootstrap.ts';
 import { loadConfig } from '../src/config.ts';
 import { readSplit } from '../src/demo/grocery.ts';
 import { benchPipeline } from './pipeline.ts';
+import { benchBilingual } from './bilingual.ts';
 import { loadGrocery, runGallery, type GalleryReport } from './quality.ts';
 import { benchBackend, embeddedForBench, makeCorpus, type BackendReport } from './backends.ts';
 import { ensureElasticsearch } from '../test/support/elasticsearch.ts';
@@ -24,7 +25,7 @@ const want = new Set(process.argv.slice(2));
 const on = (name: string) => want.size === 0 || want.has(name);
 const log = (s: string) => console.log(s);
 
-log(`sourcing search bench — ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+log(`sourcing search bench — ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average at start ${os.loadavg()[0].toFixed(2)}`);
 const config = loadConfig({ ...process.env, DATA_DIR: `${os.tmpdir()}/sourcing-bench-${process.pid}` });
 const s = await createServices(config, { log: () => {} });
 log(`model ${s.embedder.modelVersion}`);
@@ -107,6 +108,12 @@ if (on('quality')) {
       );
   log(`  settings: ${s.embedder.modelVersion}, input 224×224 ${config.image.resize}, GeM p=3, index dims 512, candidates ${config.search.candidates}`);
   log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s (embeddings cached in .cache/bench after the first run)`);
+}
+
+if (on('bilingual')) {
+  log('\n## 4. words in any language: English queries over a Chinese-titled catalogue');
+  const r = await benchBilingual(log);
+  log(`  Recall@10 ${r.recallAt10.toFixed(3)} over ${r.queries} queries (goal ≥ 0.8)`);
 }
 
 if (on('backends')) {

@@ -12,6 +12,8 @@ import * as productsDelete from './routes/v1_products_delete.ts';
 import * as productsGet from './routes/v1_products_get.ts';
 import * as productsPut from './routes/v1_products_put.ts';
 import * as searchRoute from './routes/v1_search.ts';
+import * as imagesRoute from './routes/v1_images.ts';
+import * as web from './routes/web.ts';
 import { requireKey } from './routes/common.ts';
 
 export function createApp(services: Services) {
@@ -41,7 +43,7 @@ export function createApp(services: Services) {
     }),
   );
 
-  for (const r of [healthz, productsBatch, productsPut, productsGet, productsDelete, searchRoute, docs]) r.register(app);
+  for (const r of [healthz, productsBatch, productsPut, productsGet, productsDelete, searchRoute, imagesRoute, docs, web]) r.register(app);
 
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {

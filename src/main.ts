@@ -7,6 +7,8 @@ import { createApp } from './app.ts';
 import { closeServices, createServices } from './bootstrap.ts';
 import { loadConfig } from './config.ts';
 import { loadDemoCatalogue } from './demo/load.ts';
+import { loadDictionary } from './text/translate.ts';
+import { ensureWebBuilt } from './web/build.ts';
 
 const config = loadConfig();
 fs.mkdirSync(config.dataDir, { recursive: true });
@@ -24,6 +26,9 @@ if (process.env.DEMO_CATALOGUE !== '0') {
   const r = await loadDemoCatalogue(services);
   console.log(r.skipped ? 'demo catalogue already indexed' : `indexed ${r.indexed} demo listings in ${(r.ms / 1000).toFixed(1)} s`);
 }
+// the English → Chinese dictionary loads in the background, so the first English query need not wait for it
+void loadDictionary().catch((e) => console.error(`translation dictionary not loaded: ${(e as Error).message}`));
+await ensureWebBuilt((m) => console.log(m)).catch((e) => console.error(`web page not built (the API still serves): ${(e as Error).message}`));
 const app = createApp(services);
 const listings = await services.backend.count();
 const server = serve({ fetch: app.fetch, port: config.port, hostname: process.env.HOST ?? '0.0.0.0' }, (info) => {

@@ -85,7 +85,7 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAn
     const elected = electSource(listings.filter((l) => sure.some((c) => c.record.product.id === l.id)));
     const source = elected.source;
     const reason =
-      sure.length === 1 && g.length > 1 ? 'closest match to your photo; no other listing in the group is near-identical to it' : elected.reason;
+      sure.length === 1 && g.length > 1 ? 'closest match to your query; no other listing in the group is near-identical to it' : elected.reason;
     const best = g.reduce((a, b) => (b.similarity > a.similarity ? b : a));
     const srcCand = g.find((c) => c.record.product.id === source.id)!;
     const prices = listings.filter((l) => l.price).map((l) => l.price!);
