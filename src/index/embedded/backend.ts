@@ -207,7 +207,7 @@ export class EmbeddedBackend implements Backend {
     const allowed = new Set<string>();
     for (const [id, a] of this.attrs) if (matches(a, opts.filters)) allowed.add(id);
     if (allowed.size === 0) return [];
-    return this.vectors.search(vector, opts.k, (id) => allowed.has(id), allowed.size);
+    return this.vectors.search(vector, opts.k, allowed);
   }
 
   async text(tokens: string[], opts: SearchOptions): Promise<Hit[]> {

@@ -131,23 +131,32 @@ export class VectorIndex {
   }
 
   /**
-   * Top-k products by their best image. `allow` is the filter predicate; `passing` (optional) is how many
-   * products pass it, used to pick exact search for selective filters.
+   * Top-k products by their best image. `allowed` is the set of products that pass the filters (null: all).
+   * A selective filter is searched exactly over just the allowed products' vectors; otherwise HNSW (when
+   * built) runs with the set as its filter callback.
    */
-  search(q: Float32Array, k: number, allow: ((productId: string) => boolean) | null, passing?: number): Hit[] {
+  search(q: Float32Array, k: number, allowed: Set<string> | null): Hit[] {
     const imagesPerProduct = this.entries.size / Math.max(1, this.byProduct.size);
-    const useExact = !this.hnsw || (passing !== undefined && passing * imagesPerProduct < this.opts.exactBelow);
-    const raw = useExact ? this.exact(q, k, allow) : this.approx(q, k, allow);
-    return raw;
+    if (!this.hnsw) return this.exact(q, k, allowed ? this.entriesOf(allowed) : this.dense);
+    if (allowed && allowed.size * imagesPerProduct < this.opts.exactBelow) return this.exact(q, k, this.entriesOf(allowed));
+    return this.approx(q, k, allowed ? (id) => allowed.has(id) : null);
   }
 
-  private exact(q: Float32Array, k: number, allow: ((id: string) => boolean) | null): Hit[] {
+  private entriesOf(allowed: Set<string>): Entry[] {
+    // walk the smaller side: the allowed products, or every entry
+    if (allowed.size * 2 > this.byProduct.size) return this.dense.filter((e) => allowed.has(e.productId));
+    const out: Entry[] = [];
+    for (const id of allowed) for (const label of this.byProduct.get(id) ?? []) out.push(this.entries.get(label)!);
+    return out;
+  }
+
+  private exact(q: Float32Array, k: number, candidates: Entry[]): Hit[] {
     const best = new Map<string, Hit>();
     const d = q.length;
     // keep a running k-th best score so most entries are rejected without touching the map
     let floor = -Infinity;
     const top: number[] = [];
-    for (const e of this.dense) {
+    for (const e of candidates) {
       const v = e.vector;
       let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       let i = 0;
@@ -160,7 +169,6 @@ export class VectorIndex {
       for (; i < d; i++) s0 += q[i] * v[i];
       const s = s0 + s1 + s2 + s3;
       if (s < floor) continue;
-      if (allow && !allow(e.productId)) continue;
       const prev = best.get(e.productId);
       if (prev && prev.score >= s) continue;
       best.set(e.productId, { id: e.productId, score: s, imageIdx: e.imageIdx });

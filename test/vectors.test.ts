@@ -1,0 +1,79 @@
+// The embedded vector index above its exact threshold: HNSW with filters inside the search, exact search
+// for selective filters, deletes, and a saved graph reconciled with the store on load.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { VectorIndex } from '../src/index/embedded/vectors.ts';
+import { near, prng, unitVector } from './contract/synthetic.ts';
+
+const DIMS = 64;
+
+function build(n: number, exactBelow: number) {
+  const rnd = prng(5);
+  const idx = new VectorIndex({ dims: DIMS, exactBelow });
+  const vecs = new Map<string, Float32Array>();
+  for (let i = 0; i < n; i++) {
+    const v = unitVector(rnd, DIMS);
+    vecs.set(`p${i}`, v);
+    idx.add(i + 1, `p${i}`, 0, v);
+  }
+  return { idx, vecs, rnd };
+}
+
+function brute(vecs: Map<string, Float32Array>, q: Float32Array, k: number, allowed?: Set<string>) {
+  return [...vecs]
+    .filter(([id]) => !allowed || allowed.has(id))
+    .map(([id, v]) => [id, v.reduce((s, x, i) => s + x * q[i], 0)] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, k)
+    .map(([id]) => id);
+}
+
+describe('VectorIndex', () => {
+  it('switches to HNSW above the threshold and still finds near-duplicates first', () => {
+    const { idx, vecs, rnd } = build(600, 100);
+    expect(idx.approximate).toBe(true);
+    let recall = 0;
+    for (let t = 0; t < 30; t++) {
+      const target = `p${Math.floor(rnd() * 600)}`;
+      const q = near(rnd, vecs.get(target)!, 0.3);
+      const got = idx.search(q, 10, null).map((h) => h.id);
+      expect(got[0]).toBe(target);
+      const truth = new Set(brute(vecs, q, 10));
+      recall += got.filter((id) => truth.has(id)).length / 10;
+    }
+    expect(recall / 30).toBeGreaterThan(0.9);
+  });
+
+  it('applies filters inside the search: every hit qualifies, and a selective filter is exact', () => {
+    const { idx, vecs, rnd } = build(600, 100);
+    const wide = new Set([...vecs.keys()].filter((_, i) => i % 2 === 0)); // 300 products: HNSW with a filter
+    const narrow = new Set([...vecs.keys()].filter((_, i) => i % 10 === 3)); // 60 products: exact
+    for (let t = 0; t < 10; t++) {
+      const q = unitVector(rnd, DIMS);
+      const w = idx.search(q, 10, wide);
+      expect(w).toHaveLength(10);
+      expect(w.every((h) => wide.has(h.id))).toBe(true);
+      expect(idx.search(q, 10, narrow).map((h) => h.id)).toEqual(brute(vecs, q, 10, narrow));
+    }
+  });
+
+  it('forgets deleted products and reconciles a saved graph with the entries on load', () => {
+    const { idx, vecs } = build(300, 50);
+    const q = vecs.get('p7')!;
+    expect(idx.search(q, 1, null)[0].id).toBe('p7');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hnsw-')), 'g.hnsw');
+    idx.saveHnsw(file);
+    idx.removeProduct('p7');
+    expect(idx.search(q, 5, null).some((h) => h.id === 'p7')).toBe(false);
+    // a fresh index whose store lacks p7 but has a new p999 loads the old graph and must agree with the store
+    const fresh = new VectorIndex({ dims: DIMS, exactBelow: 50 });
+    for (const [id, v] of vecs) if (id !== 'p7') fresh.preload(Number(id.slice(1)) + 1, id, 0, v);
+    fresh.preload(1000, 'p999', 0, q);
+    expect(fresh.loadHnsw(file)).toBe(true);
+    const hits = fresh.search(q, 5, null).map((h) => h.id);
+    expect(hits[0]).toBe('p999');
+    expect(hits).not.toContain('p7');
+  });
+});
