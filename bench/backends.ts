@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Backend, IndexRecord } from '../src/index/backend.ts';
+import type { Backend, IndexRecord, RebuildOptions } from '../src/index/backend.ts';
 import type { Filters } from '../src/index/components/filters.ts';
 import { EmbeddedBackend } from '../src/index/embedded/backend.ts';
 import type { ProjectionState } from '../src/index/methods/projection.ts';
@@ -104,7 +104,8 @@ export async function benchBackend(
   };
   // bulk loading goes through a rebuild where the backend has one (Elasticsearch: a new index with refresh
   // off and no replicas, then the alias swap), otherwise through acknowledged upserts
-  if (backend.rebuild) await backend.rebuild((write) => load(write));
+  // (no force-merge: on 2 cores merging 100k HNSW graphs into one segment takes longer than the load itself)
+  if (backend.rebuild) await backend.rebuild((write) => load(write), { forceMerge: false } as RebuildOptions);
   else await load((r) => backend.upsert(r));
   const bulk = records.length / ((performance.now() - t) / 1000);
   const current = identityProjection();
