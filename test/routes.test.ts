@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { DEMO_SLICE } from './support/demo-slice.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDemoCatalogue, type DemoProduct } from '../src/demo/catalogue.ts';
 import { buildRecord } from '../src/index/methods/ingest.ts';
@@ -17,14 +18,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const IMAGES = path.join(ROOT, 'demo', 'catalogue', 'images');
 const QUERIES = path.join(ROOT, 'demo', 'queries');
 
-// 15 products: every demo query's product, plus look-alikes of the same classes, plus an apple
-const PRODUCTS = [
-  'Arla-Standard-Milk', 'Arla-Medium-Fat-Milk', 'Garant-Ecological-Standard-Milk',
-  'Tropicana-Apple-Juice', 'Bravo-Apple-Juice', 'God-Morgon-Orange-Juice',
-  'Yoggi-Strawberry-Yoghurt', 'Yoggi-Vanilla-Yoghurt', 'Arla-Natural-Yoghurt',
-  'Alpro-Fresh-Soy-Milk', 'Alpro-Shelf-Soy-Milk', 'Oatly-Oat-Milk',
-  'Arla-Sour-Cream', 'Arla-Ecological-Sour-Cream', 'Granny-Smith',
-];
+const PRODUCTS = DEMO_SLICE;
 
 let env: TestEnv;
 let indexed: DemoProduct[] = [];

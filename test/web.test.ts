@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { chromium, type BrowserContext, type Page, type Request as PwRequest } from 'playwright-core';
+import { DEMO_SLICE } from './support/demo-slice.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { readDemoCatalogue, type DemoProduct } from '../src/demo/catalogue.ts';
@@ -21,14 +22,7 @@ const QUERIES = path.join(ROOT, 'demo', 'queries');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const CHROMIUM = '/usr/bin/chromium';
 
-// every demo query's product, look-alikes of the same classes, and an apple: 15 products × 4 listings
-const PRODUCTS = [
-  'Arla-Standard-Milk', 'Arla-Medium-Fat-Milk', 'Garant-Ecological-Standard-Milk',
-  'Tropicana-Apple-Juice', 'Bravo-Apple-Juice', 'God-Morgon-Orange-Juice',
-  'Yoggi-Strawberry-Yoghurt', 'Yoggi-Vanilla-Yoghurt', 'Arla-Natural-Yoghurt',
-  'Alpro-Fresh-Soy-Milk', 'Alpro-Shelf-Soy-Milk', 'Oatly-Oat-Milk',
-  'Arla-Sour-Cream', 'Arla-Ecological-Sour-Cream', 'Granny-Smith',
-];
+const PRODUCTS = DEMO_SLICE;
 
 let env: TestEnv;
 let server: ReturnType<typeof serve>;
