@@ -13,13 +13,13 @@ function unit(seed: number, base?: Float32Array, noise = 0): Float32Array {
 }
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
 
-function cand(id: string, desc: Float32Array, query: Float32Array, extra: { factory?: boolean; listedAt?: string; price?: number } = {}): Candidate {
+function cand(id: string, desc: Float32Array, query: Float32Array, extra: { factory?: boolean; listedAt?: string; price?: number; category?: string[] } = {}): Candidate {
   const record: IndexRecord = {
     product: {
       id,
       title: id,
       description: '',
-      categoryPath: ['Home'],
+      categoryPath: extra.category ?? ['Home'],
       attributes: {},
       images: [{ ref: `${id}/0` }],
       updatedAt: '',
@@ -66,6 +66,18 @@ describe('buildAnswer', () => {
     expect(a.substitutes[0].priceDelta).toEqual({ amount: -3, percent: -30, currency: 'CNY', reference: 'source' });
     const cheaper = buildAnswer(cands, { ...OPTS, sameSourceThreshold: 0.99, substituteFloor: -1, referencePrice: { amount: 5, currency: 'CNY', from: 'request' }, cheaperOnly: true });
     expect(cheaper.substitutes).toEqual([]);
+  });
+
+  it('lists substitutes from the category of what the buyer looks at first', () => {
+    const cands = [
+      cand('same', unit(4, query, 0.01), query, { category: ['Drinks', 'Juice'] }),
+      cand('other-cat-closer', unit(20, query, 0.8), query, { category: ['Dairy', 'Milk'] }),
+      cand('same-cat-farther', unit(21, query, 1.2), query, { category: ['Drinks', 'Juice'] }),
+    ];
+    expect(cands[1].similarity).toBeGreaterThan(cands[2].similarity);
+    const a = buildAnswer(cands, { ...OPTS, sameSourceThreshold: 0.99, substituteFloor: -1 });
+    expect(a.sameSource[0].source.id).toBe('same');
+    expect(a.substitutes.map((s) => s.listing.id)).toEqual(['same-cat-farther', 'other-cat-closer']);
   });
 
   it('does not chain look-alikes into one group (star grouping around the best match)', () => {

@@ -134,6 +134,13 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAn
       return { listing: l, similarity: round(c.similarity), priceDelta };
     });
   if (o.cheaperOnly) subs = subs.filter((s) => s.priceDelta !== null && s.priceDelta.amount < 0);
+  // a substitute is an alternative for the same need: listings in the category of what the buyer is looking
+  // at (the first group's source, else the best candidate) come first, each side in its own order
+  const refCategory = (sameSource[0]?.source ?? (cands[0] ? toListing(cands[0]) : null))?.categoryPath.join('\u0000');
+  if (refCategory) {
+    const same = (x: (typeof subs)[number]) => (x.listing.categoryPath.join('\u0000') === refCategory ? 0 : 1);
+    subs = subs.map((x, i) => ({ x, i })).sort((a, b) => same(a.x) - same(b.x) || a.i - b.i).map(({ x }) => x);
+  }
   if (o.sort === 'price') subs.sort((a, b) => (a.listing.price?.amount ?? Infinity) - (b.listing.price?.amount ?? Infinity));
   return { sameSource, substitutes: subs.slice(0, o.limit), referencePrice: ref };
 }
