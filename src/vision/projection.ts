@@ -3,7 +3,7 @@
 // (Johnson–Lindenstrauss: cosines kept within a few percent) stands in. The parameters are versioned and
 // travel with the index, because vectors made with one projection are meaningless under another.
 import { createHash } from 'node:crypto';
-import { l2normalize } from './pooling.ts';
+import { dot, l2normalize } from './pooling.ts';
 import { mulberry32 } from '../util/prng.ts';
 
 export const INDEX_DIMS = 512;
@@ -25,19 +25,7 @@ export function project(p: Projection, desc: Float32Array): Float32Array {
   const centred = new Float32Array(inDims);
   for (let j = 0; j < inDims; j++) centred[j] = desc[j] - mean[j];
   const out = new Float32Array(outDims);
-  for (let i = 0; i < outDims; i++) {
-    const row = matrix.subarray(i * inDims, (i + 1) * inDims);
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    let j = 0;
-    for (; j + 3 < inDims; j += 4) {
-      s0 += row[j] * centred[j];
-      s1 += row[j + 1] * centred[j + 1];
-      s2 += row[j + 2] * centred[j + 2];
-      s3 += row[j + 3] * centred[j + 3];
-    }
-    for (; j < inDims; j++) s0 += row[j] * centred[j];
-    out[i] = s0 + s1 + s2 + s3;
-  }
+  for (let i = 0; i < outDims; i++) out[i] = dot(matrix.subarray(i * inDims, (i + 1) * inDims), centred);
   return l2normalize(out);
 }
 

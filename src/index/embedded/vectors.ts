@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Hit } from '../backend.ts';
+import { dot } from '../../vision/pooling.ts';
 
 const require = createRequire(import.meta.url);
 const { HierarchicalNSW } = require('hnswlib-node') as typeof import('hnswlib-node');
@@ -152,22 +153,11 @@ export class VectorIndex {
 
   private exact(q: Float32Array, k: number, candidates: Entry[]): Hit[] {
     const best = new Map<string, Hit>();
-    const d = q.length;
     // keep a running k-th best score so most entries are rejected without touching the map
     let floor = -Infinity;
     const top: number[] = [];
     for (const e of candidates) {
-      const v = e.vector;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      let i = 0;
-      for (; i + 3 < d; i += 4) {
-        s0 += q[i] * v[i];
-        s1 += q[i + 1] * v[i + 1];
-        s2 += q[i + 2] * v[i + 2];
-        s3 += q[i + 3] * v[i + 3];
-      }
-      for (; i < d; i++) s0 += q[i] * v[i];
-      const s = s0 + s1 + s2 + s3;
+      const s = dot(q, e.vector);
       if (s < floor) continue;
       const prev = best.get(e.productId);
       if (prev && prev.score >= s) continue;
