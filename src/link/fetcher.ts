@@ -78,6 +78,11 @@ export class GuardedFetcher {
     this.lookup = opts.lookup ?? ((host, o) => dns.lookup(host, o));
   }
 
+  /** An image URL: any image/* type, at most `maxBytes` (default: the fetcher's limit). */
+  fetchImage(raw: string, maxBytes?: number): Promise<FetchResult> {
+    return this.fetch(raw, { accept: ['image/'], maxBytes });
+  }
+
   async fetch(raw: string, opts: FetchOptions): Promise<FetchResult> {
     const deadline = Date.now() + this.limits.timeoutMs;
     let url = parseUrl(raw);

@@ -43,7 +43,7 @@ export function decodePage(body: Buffer, contentType: string): string {
   return new TextDecoder('utf-8').decode(body);
 }
 
-export async function resolveLink(fetcher: Pick<GuardedFetcher, 'fetch'>, url: string, opts: { maxBytes?: number } = {}): Promise<LinkQuery> {
+export async function resolveLink(fetcher: Pick<GuardedFetcher, 'fetch' | 'fetchImage'>, url: string, opts: { maxBytes?: number } = {}): Promise<LinkQuery> {
   const page = await fetcher.fetch(url, { accept: PAGE_TYPES, maxBytes: opts.maxBytes });
   if (isImage(page.contentType)) return { image: page.body, link: { url, image: page.url, extractedFrom: 'image' } };
 
@@ -53,7 +53,7 @@ export async function resolveLink(fetcher: Pick<GuardedFetcher, 'fetch'>, url: s
   let lastError: AppError | undefined;
   for (const candidate of found.images.slice(0, MAX_IMAGE_TRIES)) {
     try {
-      image = (await fetcher.fetch(candidate, { accept: ['image/'], maxBytes: opts.maxBytes })).body;
+      image = (await fetcher.fetchImage(candidate, opts.maxBytes)).body;
       imageUrl = candidate;
       break;
     } catch (e) {

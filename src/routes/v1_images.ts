@@ -52,7 +52,7 @@ export const register = (app: App) =>
     }
     if (img.url) {
       try {
-        const r = await s.fetcher.fetch(img.url, { accept: ['image/'], maxBytes: s.config.image.maxBytes });
+        const r = await s.fetcher.fetchImage(img.url, s.config.image.maxBytes);
         if (/^image\/(jpeg|png|webp|gif|avif)/i.test(r.contentType)) return new Response(new Uint8Array(r.body), { headers: { ...headers, 'content-type': r.contentType } });
       } catch {
         // unreachable or refused: placeholder

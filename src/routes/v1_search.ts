@@ -86,7 +86,7 @@ export const register = (app: App) =>
         image = Buffer.from(b.imageBase64, 'base64');
         if (!image.length) throw new AppError('invalid_image', 'imageBase64 decodes to 0 bytes');
       } else if (b.imageUrl !== undefined) {
-        image = (await s.fetcher.fetch(b.imageUrl, { accept: ['image/'], maxBytes: s.config.image.maxBytes })).body;
+        image = (await s.fetcher.fetchImage(b.imageUrl, s.config.image.maxBytes)).body;
       }
       input = { ...b, image };
       if (b.url !== undefined) {

@@ -22,7 +22,7 @@ export async function loadImageBytes(img: ImageInput, s: Pick<Services, 'fetcher
     return b;
   }
   if (img.url !== undefined) {
-    const r = await s.fetcher.fetch(img.url, { accept: ['image/'], maxBytes: s.config.image.maxBytes });
+    const r = await s.fetcher.fetchImage(img.url, s.config.image.maxBytes);
     return r.body;
   }
   if (img.path !== undefined) {
