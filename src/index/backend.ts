@@ -1,6 +1,9 @@
 // The one interface both backends implement; the contract suite in test/contract runs against each.
 import type { Product } from '../schema/product.ts';
 import type { Filters } from './components/filters.ts';
+import type { RecordExtras } from './components/extras.ts';
+
+export type { RecordExtras };
 
 export interface IndexedImage {
   /** position of the image in the product's images */
@@ -20,6 +23,8 @@ export interface IndexRecord {
   projectionVersion: string | null;
   /** hash of the record and its image bytes, so that re-running an unchanged feed embeds nothing */
   contentHash: string;
+  /** same-source evidence read at index time (OCR text, local features, group); absent on older records */
+  extras?: RecordExtras;
 }
 
 export interface Hit {
@@ -66,6 +71,8 @@ export interface Backend {
   getMany(ids: string[]): Promise<Map<string, IndexRecord>>;
   delete(id: string): Promise<boolean>;
   count(): Promise<number>;
+  /** How many listings each same-source group has (groups joined at index time); cheap on both backends. */
+  groupSizes(groupIds: string[]): Promise<Map<string, number>>;
   /** kNN over image vectors with the filters applied inside the search; one hit per product (best image). */
   knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]>;
   /** Keyword search over our tokens with the same filters. */

@@ -254,6 +254,30 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
       expect(ids(await b.text(gone.tokens, { k: N * 2 }))).not.toContain('p-020');
     });
 
+    it('round-trips same-source extras and counts listings per group', async () => {
+      const base = corpus.records.filter((r) => r.images.length >= 2).slice(0, 3);
+      const blobs = [new Uint8Array([1, 2, 3, 250]), null];
+      const recs = base.map((r, i) => ({
+        ...r,
+        product: { ...r.product, id: `x-${i}` },
+        extras: { ocrText: i === 0 ? 'ARLA 牛奶\n1,5 L' : '', local: r.images.map((_, j) => (j === 0 ? blobs[0] : blobs[1])), sourceGroupId: i < 2 ? 'x-0' : 'x-2' },
+      }));
+      expect((await b.upsert(recs)).every((r) => r.ok)).toBe(true);
+      const got = await b.getMany(recs.map((r) => r.product.id));
+      for (const r of recs) {
+        const g = got.get(r.product.id)!;
+        expect(g.extras?.ocrText).toBe(r.extras.ocrText);
+        expect(g.extras?.sourceGroupId).toBe(r.extras.sourceGroupId);
+        expect(g.extras?.local?.map((x) => (x ? [...x] : null))).toEqual(r.extras.local.map((x) => (x ? [...x] : null)));
+      }
+      const sizes = await b.groupSizes(['x-0', 'x-2', 'x-9']);
+      expect(Object.fromEntries(sizes)).toEqual({ 'x-0': 2, 'x-2': 1, 'x-9': 0 });
+      // a record written without extras reads back without them
+      expect((await b.get('p-001'))?.extras).toBeUndefined();
+      for (const r of recs) await b.delete(r.product.id);
+      expect(Object.fromEntries(await b.groupSizes(['x-0']))).toEqual({ 'x-0': 0 });
+    });
+
     it('is durable across close and reopen', async () => {
       const q = unitVector(prng(77));
       const before = await b.knn(q, { k: 10, filters: { maxMoq: 50 } });

@@ -143,6 +143,10 @@ export class ElasticsearchBackend implements Backend {
         this.log(`elasticsearch: created alias ${this.names.alias} → ${target}`);
       } else if (targets.length > 1) {
         throw new AppError('internal', `the alias ${this.names.alias} points at several indices: ${targets.join(', ')}`);
+      } else {
+        // an index made by an older release: add the fields introduced since (adding fields is always allowed)
+        const { properties } = productMapping(this.opts.dims);
+        await this.es.indices.putMapping({ index: targets[0], properties: { extras: properties!.extras, sourceGroupId: properties!.sourceGroupId } }, { requestTimeout: this.adminTimeout });
       }
       await this.ensureMetaIndex();
     });
@@ -324,6 +328,23 @@ export class ElasticsearchBackend implements Backend {
   async count(): Promise<number> {
     const r = await this.call('count', () => this.es.count({ index: this.names.alias }));
     return r.count;
+  }
+
+  async groupSizes(groupIds: string[]): Promise<Map<string, number>> {
+    const ids = [...new Set(groupIds)];
+    const out = new Map<string, number>(ids.map((g) => [g, 0]));
+    if (!ids.length) return out;
+    const r = await this.call('group sizes', () =>
+      this.es.search({
+        index: this.names.alias,
+        size: 0,
+        query: { terms: { sourceGroupId: ids } },
+        aggs: { groups: { terms: { field: 'sourceGroupId', size: ids.length } } },
+      }),
+    );
+    const buckets = (r.aggregations?.groups as { buckets?: Array<{ key: string; doc_count: number }> } | undefined)?.buckets ?? [];
+    for (const b of buckets) out.set(b.key, b.doc_count);
+    return out;
   }
 
   async knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {

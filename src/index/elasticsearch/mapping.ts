@@ -21,6 +21,7 @@ import type { estypes } from '@elastic/elasticsearch';
 import type { IndexRecord } from '../backend.ts';
 import { filterAttrs, type FilterAttrs } from '../components/filters.ts';
 import type { Product } from '../../schema/product.ts';
+import { decodeExtras, encodeExtras } from '../components/extras.ts';
 
 type Property = estypes.MappingProperty;
 
@@ -56,6 +57,9 @@ export interface EsDoc {
   projectionVersion: string | null;
   contentHash: string;
   modelVersion: string | null;
+  /** same-source evidence (components/extras.ts), base64; not indexed */
+  extras?: string | null;
+  sourceGroupId?: string | null;
 }
 
 export function productMapping(dims: number): estypes.MappingTypeMapping {
@@ -89,6 +93,8 @@ export function productMapping(dims: number): estypes.MappingTypeMapping {
       projectionVersion: { type: 'keyword' },
       contentHash: { type: 'keyword' },
       modelVersion: { type: 'keyword' },
+      extras: { type: 'binary', doc_values: false },
+      sourceGroupId: { type: 'keyword' },
     },
   };
 }
@@ -137,11 +143,15 @@ export function toDoc(r: IndexRecord): EsDoc {
     projectionVersion: r.projectionVersion,
     contentHash: r.contentHash,
     modelVersion: r.product.modelVersion ?? null,
+    extras: encodeExtras(r.extras)?.toString('base64') ?? null,
+    sourceGroupId: r.extras?.sourceGroupId ?? null,
   };
 }
 
 export function fromSource(src: Omit<EsDoc, 'images'> & { images?: Array<Omit<EsImage, 'vector'>> }): IndexRecord {
+  const extras = src.extras ? decodeExtras(Buffer.from(src.extras, 'base64')) : undefined;
   return {
+    ...(extras ? { extras } : {}),
     product: src.doc,
     tokens: src.tokens ? src.tokens.split(' ') : [],
     projectionVersion: src.projectionVersion ?? null,

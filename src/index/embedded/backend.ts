@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import type { Backend, Hit, IndexRecord, IndexedImage, SearchOptions, UpsertResult } from '../backend.ts';
 import { filterAttrs, hasFilters, matches, type FilterAttrs, type Filters } from '../components/filters.ts';
 import { VectorIndex } from './vectors.ts';
+import { decodeExtras, encodeExtras } from '../components/extras.ts';
 import type { Product } from '../../schema/product.ts';
 
 export interface EmbeddedOptions {
@@ -37,6 +38,12 @@ CREATE INDEX IF NOT EXISTS images_product ON images(product_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS product_text USING fts5(tokens, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 `;
+
+/** Columns added after the first release: added in place to an older file on open. */
+const ADDED_COLUMNS: Array<[table: string, column: string, decl: string]> = [
+  ['products', 'extras', 'BLOB'],
+  ['products', 'source_group', 'TEXT'],
+];
 
 function f32(buf: Buffer): Float32Array {
   const out = new Float32Array(buf.byteLength / 4);
@@ -83,6 +90,11 @@ export class EmbeddedBackend implements Backend {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    for (const [table, column, decl] of ADDED_COLUMNS) {
+      const cols = this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+      if (!cols.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
+    }
+    this.db.exec('CREATE INDEX IF NOT EXISTS products_source_group ON products(source_group)');
     if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'fts'").get()) {
       // an index from before product_text: move the postings over once
       this.db.transaction(() => {
@@ -115,11 +127,11 @@ export class EmbeddedBackend implements Backend {
     const delText = this.db.prepare('DELETE FROM product_text WHERE rowid = (SELECT rowid FROM products WHERE id = ?)');
     const rowidOf = this.db.prepare('SELECT rowid FROM products WHERE id = ?').pluck();
     const putProduct = this.db.prepare(
-      `INSERT INTO products (id, doc, tokens, projection_version, content_hash, price, moq, categories, province, badges)
-       VALUES (@id, @doc, @tokens, @pv, @hash, @price, @moq, @categories, @province, @badges)
+      `INSERT INTO products (id, doc, tokens, projection_version, content_hash, price, moq, categories, province, badges, extras, source_group)
+       VALUES (@id, @doc, @tokens, @pv, @hash, @price, @moq, @categories, @province, @badges, @extras, @group)
        ON CONFLICT(id) DO UPDATE SET doc=excluded.doc, tokens=excluded.tokens, projection_version=excluded.projection_version,
          content_hash=excluded.content_hash, price=excluded.price, moq=excluded.moq, categories=excluded.categories,
-         province=excluded.province, badges=excluded.badges`,
+         province=excluded.province, badges=excluded.badges, extras=excluded.extras, source_group=excluded.source_group`,
     );
     const putImage = this.db.prepare('INSERT INTO images (product_id, idx, phash, descriptor, vector) VALUES (?, ?, ?, ?, ?)');
     const putText = this.db.prepare('INSERT INTO product_text (rowid, tokens) VALUES (?, ?)');
@@ -141,6 +153,8 @@ export class EmbeddedBackend implements Backend {
           categories: JSON.stringify(a.categories),
           province: a.province,
           badges: JSON.stringify(a.badges),
+          extras: encodeExtras(r.extras),
+          group: r.extras?.sourceGroupId ?? null,
         });
         const labels: Array<[number, IndexedImage]> = [];
         for (const img of r.images) {
@@ -162,7 +176,9 @@ export class EmbeddedBackend implements Backend {
   }
 
   private toRecord(row: any, images: any[]): IndexRecord {
+    const extras = decodeExtras(row.extras);
     return {
+      ...(extras ? { extras } : {}),
       product: JSON.parse(row.doc) as Product,
       tokens: row.tokens ? row.tokens.split(' ') : [],
       projectionVersion: row.projection_version,
@@ -199,6 +215,13 @@ export class EmbeddedBackend implements Backend {
 
   async count(): Promise<number> {
     return this.attrs.size;
+  }
+
+  async groupSizes(groupIds: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const q = this.db.prepare('SELECT COUNT(*) FROM products WHERE source_group = ?').pluck();
+    for (const g of new Set(groupIds)) out.set(g, Number(q.get(g)));
+    return out;
   }
 
   async knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {
