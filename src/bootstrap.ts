@@ -11,6 +11,8 @@ import { ImageEmbedder, type VisionManifest } from './vision/embedder.ts';
 import { ensureVisionModel } from './vision/model-build.ts';
 import { INDEX_DIMS } from './vision/projection.ts';
 import { loadCalibration } from './match/calibration.ts';
+import { loadEvidenceModel } from './match/evidence.ts';
+import type { OcrReader } from './vision/ocr/index.ts';
 
 export async function createBackend(config: Config): Promise<Backend> {
   if (config.backend === 'elasticsearch') {
@@ -40,7 +42,17 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
     if (!config.explicit.includes('SUBSTITUTE_FLOOR')) config.search.substituteFloor = calibration.substituteFloor;
     if (!config.explicit.includes('WHITEN_SHRINK')) config.whitening.shrink = calibration.whiteningShrink;
   }
-  return { config, backend, embedder, fetcher: new GuardedFetcher(config.fetch), projection, calibration, log };
+  const evidence = loadEvidenceModel(embedder.modelVersion);
+  if (!evidence) log('evidence: no fitted evidence model for this vision model (models/evidence.json); same source falls back to image similarity');
+  let ocr: Promise<OcrReader> | null = null;
+  const ocrLoader = config.evidence.ocr
+    ? () =>
+        (ocr ??= import('./vision/ocr/index.ts').then(({ OcrReader }) => OcrReader.load({ threads: config.evidence.ocrThreads })).catch((e) => {
+          ocr = null; // a later call may try again
+          throw e;
+        }))
+    : null;
+  return { config, backend, embedder, fetcher: new GuardedFetcher(config.fetch), projection, calibration, evidence, ocr: ocrLoader, log };
 }
 
 export async function closeServices(s: Services): Promise<void> {

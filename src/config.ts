@@ -17,6 +17,14 @@ function list(env: Env, name: string): string[] {
   return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** OCR upscaling factors: at most 3, each in (0, 8]. */
+function scales(env: Env, name: string, dflt: number[]): number[] {
+  const xs = list(env, name).map(Number);
+  if (!xs.length) return dflt;
+  if (xs.length > 3 || xs.some((x) => !(x > 0 && x <= 8))) throw new Error(`${name} must be up to 3 numbers in (0, 8], e.g. 2,4`);
+  return xs;
+}
+
 export type ResizeMode = 'fill' | 'cover' | 'contain';
 
 export interface Config {
@@ -29,6 +37,8 @@ export interface Config {
   vision: { threads: number; inflight: number; maxBatch: number; decodeConcurrency: number };
   search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number };
   whitening: { shrink: number; maxSamples: number };
+  /** same-source evidence: local features and OCR, read at index and query time */
+  evidence: { local: boolean; ocr: boolean; ocrScales: number[]; ocrIndexScales: number[]; ocrThreads: number };
   fetch: { timeoutMs: number; maxBytes: number; maxRedirects: number; allowHosts: string[] };
   es: { url: string; index: string; apiKey?: string; username?: string; password?: string; caFile?: string };
   /** names of the settings given explicitly, which a fitted calibration must not override */
@@ -63,6 +73,14 @@ export function loadConfig(env: Env = process.env): Config {
     },
     // shrinkage chosen on val by the quality bench (0.3 / 1 / 3 tried)
     whitening: { shrink: Number(env.WHITEN_SHRINK ?? 1), maxSamples: int(env, 'WHITEN_MAX_SAMPLES', 512) },
+    evidence: {
+      local: env.EVIDENCE_LOCAL !== '0',
+      ocr: env.EVIDENCE_OCR !== '0',
+      // a buyer's photo is read at 2× (small print on packs); listing images also at 4× (small catalogue pictures)
+      ocrScales: scales(env, 'OCR_SCALES', [2]),
+      ocrIndexScales: scales(env, 'OCR_INDEX_SCALES', [2, 4]),
+      ocrThreads: int(env, 'OCR_THREADS', 1),
+    },
     fetch: {
       timeoutMs: int(env, 'FETCH_TIMEOUT_MS', 5000),
       maxBytes: int(env, 'FETCH_MAX_BYTES', 5 * 1024 * 1024),

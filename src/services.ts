@@ -5,6 +5,8 @@ import type { ImageEmbedder } from './vision/embedder.ts';
 import type { GuardedFetcher } from './link/fetcher.ts';
 import type { ProjectionState } from './index/methods/projection.ts';
 import type { Calibration } from './match/calibration.ts';
+import type { EvidenceModel } from './match/evidence.ts';
+import type { OcrReader } from './vision/ocr/index.ts';
 
 export interface Services {
   config: Config;
@@ -14,6 +16,10 @@ export interface Services {
   projection: ProjectionState;
   /** same-source calibration for the running model, if the bench has fitted one */
   calibration: Calibration | null;
+  /** same-source evidence model (models/evidence.json) for the running vision model; null: cosine only */
+  evidence: EvidenceModel | null;
+  /** OCR reader, loaded on first use; null when OCR is switched off */
+  ocr: (() => Promise<OcrReader>) | null;
   log: (msg: string) => void;
 }
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import PQueue from 'p-queue';
-import { buildRecord } from '../index/methods/ingest.ts';
+import { buildRecord, writeRecords } from '../index/methods/ingest.ts';
 import type { IndexRecord } from '../index/backend.ts';
 import type { Services } from '../services.ts';
 import { DEFAULT_DEMO_CATALOGUE_DIR, readDemoCatalogue } from './catalogue.ts';
@@ -34,7 +34,7 @@ export async function loadDemoCatalogue(s: Services, dir = DEFAULT_DEMO_CATALOGU
   const flush = async () => {
     const batch = pending;
     pending = [];
-    if (batch.length) await s.backend.upsert(batch);
+    if (batch.length) await writeRecords(s, batch);
   };
   await Promise.all(
     items.map(({ id, input }) =>

@@ -1,6 +1,9 @@
-// Splits candidates into same-source groups and substitutes. Here the split is a similarity threshold on
-// the global image embedding; the evidence and calibration of a later step plug in at `judge`.
+// Splits candidates into same-source groups and substitutes. With an evidence model (photo queries), a
+// candidate joins the group when P(same product) from all the evidence (match/evidence.ts) reaches the
+// model's cut-off, or when it was grouped with such a listing at index time; without one (words only, or no
+// fitted model) the split is a threshold on the global image embedding.
 import type { IndexRecord } from '../index/backend.ts';
+import { describeEvidence, type PairEvidence } from './evidence.ts';
 import type { ListingT, SearchAnswer } from '../schema/search.ts';
 import { dot } from '../vision/pooling.ts';
 import { electSource } from './elect.ts';
@@ -15,6 +18,9 @@ export interface Candidate {
   imageIdx: number;
   textMatch: boolean;
   phashDistance: number | null;
+  /** P(same product as the query) from all the evidence, when an evidence model judged this candidate */
+  pSame?: number;
+  evidence?: PairEvidence;
 }
 
 export interface AnswerOptions {
@@ -28,6 +34,10 @@ export interface AnswerOptions {
   electionThreshold: number;
   /** isotonic knots (similarity → P(same)); null when no calibration fits the running model */
   calibration: Array<[number, number]> | null;
+  /** the evidence model's cut-off on P(same); set when candidates carry pSame */
+  evidenceCut?: number;
+  /** listings per index-time group (backend.groupSizes), for "N listings sell this" */
+  groupSizes?: Map<string, number>;
 }
 
 export function toListing(c: Candidate): ListingT {
@@ -43,6 +53,7 @@ export function toListing(c: Candidate): ListingT {
     images: p.images,
     attributes: p.attributes,
     similarity: round(c.similarity),
+    ...(c.pSame !== undefined ? { sameProductChance: round(c.pSame) } : {}),
   };
 }
 
@@ -61,7 +72,10 @@ function bestPairCosine(a: IndexRecord, b: IndexRecord): number {
   return best;
 }
 
-export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAnswer, 'sameSource' | 'substitutes'> & { referencePrice: SearchAnswer['query']['referencePrice'] } {
+type Built = Pick<SearchAnswer, 'sameSource' | 'substitutes'> & { referencePrice: SearchAnswer['query']['referencePrice'] };
+
+export function buildAnswer(cands: Candidate[], o: AnswerOptions): Built {
+  if (o.evidenceCut !== undefined && cands.every((c) => c.pSame !== undefined)) return buildJudged(cands, o);
   // a near-identical perceptual hash supports, but never alone decides: look-alike packs collide too
   const same = cands.filter(
     (c) => c.similarity >= o.sameSourceThreshold || (c.phashDistance !== null && c.phashDistance <= SAME_PHOTO_BITS && c.similarity >= o.sameSourceThreshold - 0.1),
@@ -117,6 +131,64 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAn
     };
   });
 
+  return { sameSource, ...substitutesOf(rest, cands, sameSource, o) };
+}
+
+/** Evidence mode: one group, the listings judged to show the query's very product (a photo shows one). */
+function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
+  const cut = o.evidenceCut!;
+  const sure = cands.filter((c) => c.pSame! >= cut);
+  // listings grouped at index time with a sure one are the same product too (their own evidence, e.g. the
+  // same title and supplier, may be stronger than the query photo's)
+  const groupIds = new Set(sure.map((c) => c.record.extras?.sourceGroupId).filter((g): g is string => !!g));
+  const members = cands.filter((c) => c.pSame! >= cut || (c.record.extras?.sourceGroupId && groupIds.has(c.record.extras.sourceGroupId)));
+  const rest = cands.filter((c) => !members.includes(c));
+  const sameSource: SearchAnswer['sameSource'] = [];
+  if (members.length) {
+    const listings = members.map(toListing);
+    const elected = electSource(listings);
+    const source = elected.source;
+    const srcCand = members.find((c) => c.record.product.id === source.id)!;
+    const best = members.reduce((a, b) => (b.pSame! > a.pSame! ? b : a));
+    const ev = best.evidence!;
+    const prices = listings.filter((l) => l.price).map((l) => l.price!);
+    const cur = prices[0]?.currency;
+    // listings of these groups the search did not retrieve still sell the product
+    let indexed = members.filter((c) => !c.record.extras?.sourceGroupId).length;
+    for (const g of groupIds) indexed += o.groupSizes?.get(g) ?? 0;
+    const summary = describeEvidence(ev);
+    if (members.length > 1) summary.push(`${members.length} listings found show the same product`);
+    sameSource.push({
+      groupId: srcCand.record.extras?.sourceGroupId ?? `g-${source.id}`,
+      confidence: round(best.pSame!),
+      source,
+      sourceReason: elected.reason,
+      listings: listings.filter((l) => l.id !== source.id).sort((a, b) => (b.sameProductChance ?? 0) - (a.sameProductChance ?? 0) || b.similarity - a.similarity),
+      listingCount: Math.max(members.length, indexed),
+      priceRange: prices.length && prices.every((p) => p.currency === cur)
+        ? { min: Math.min(...prices.map((p) => p.amount)), max: Math.max(...prices.map((p) => p.amount)), currency: cur }
+        : null,
+      evidence: {
+        imageSimilarity: round(ev.cosine),
+        phashDistance: ev.phashDistance,
+        textMatch: best.textMatch,
+        samePhoto: ev.phashDistance !== null && ev.phashDistance <= SAME_PHOTO_BITS,
+        summary,
+        calibrated: true,
+        matchedDetails: ev.inliers,
+        mirrored: ev.mirrored,
+        textOnProduct: ev.ocrSim === null ? null : round(ev.ocrSim),
+        titleSimilarity: ev.titleSim === null ? null : round(ev.titleSim),
+        sameSupplier: ev.sameSupplier,
+      },
+    });
+  }
+  // unsure ones (P ≥ 0.5 but under the cut) are more likely the same product than a substitute: last
+  const ordered = [...rest].sort((a, b) => Number(a.pSame! >= 0.5) - Number(b.pSame! >= 0.5));
+  return { sameSource, ...substitutesOf(ordered, cands, sameSource, o) };
+}
+
+function substitutesOf(rest: Candidate[], cands: Candidate[], sameSource: SearchAnswer['sameSource'], o: AnswerOptions): Omit<Built, 'sameSource'> {
   const ref = o.referencePrice ?? (sameSource[0]?.source.price ? { amount: sameSource[0].source.price.amount, currency: sameSource[0].source.price.currency, from: 'source' as const } : null);
 
   let subs = rest
@@ -131,7 +203,7 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAn
             reference: ref.from,
           }
         : null;
-      return { listing: l, similarity: round(c.similarity), priceDelta };
+      return { listing: l, similarity: round(c.similarity), priceDelta, ...(c.pSame !== undefined ? { sameProductChance: round(c.pSame) } : {}) };
     });
   if (o.cheaperOnly) subs = subs.filter((s) => s.priceDelta !== null && s.priceDelta.amount < 0);
   // a substitute is an alternative for the same need: listings in the category of what the buyer is looking
@@ -142,6 +214,6 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Pick<SearchAn
     subs = subs.map((x, i) => ({ x, i })).sort((a, b) => same(a.x) - same(b.x) || a.i - b.i).map(({ x }) => x);
   }
   if (o.sort === 'price') subs.sort((a, b) => (a.listing.price?.amount ?? Infinity) - (b.listing.price?.amount ?? Infinity));
-  return { sameSource, substitutes: subs.slice(0, o.limit), referencePrice: ref };
+  return { substitutes: subs.slice(0, o.limit), referencePrice: ref };
 }
 

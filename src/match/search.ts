@@ -11,6 +11,8 @@ import { dot } from '../vision/pooling.ts';
 import type { ImageEmbedding } from '../vision/embedder.ts';
 import { hammingHex } from '../vision/phash.ts';
 import { buildAnswer, type Candidate } from './answer.ts';
+import { gatherEvidence, probabilityOf } from './evidence.ts';
+import { inspectImage, type ImageInspection } from '../vision/inspect.ts';
 import { similarityAt } from './calibration.ts';
 
 export interface SearchInput {
@@ -54,16 +56,23 @@ function minPhash(h: string | null, rec: IndexRecord): number | null {
 
 export async function search(s: Services, input: SearchInput): Promise<SearchAnswer> {
   const t0 = performance.now();
-  const embedding = input.image ? await s.embedder.embed(input.image, input.region) : undefined;
-  const embedMs = performance.now() - t0;
-  const answer = await searchEmbedded(s, input, embedding);
+  let embedMs = 0;
+  // the embedding and the evidence readers (local features, OCR) work on the photo side by side
+  const [embedding, inspection] = input.image
+    ? await Promise.all([
+        s.embedder.embed(input.image, input.region).then((e) => ((embedMs = performance.now() - t0), e)),
+        s.evidence ? inspectImage(s, input.image, { region: input.region, mirrored: true }) : Promise.resolve(undefined),
+      ])
+    : [undefined, undefined];
+  const answer = await searchEmbedded(s, input, embedding, inspection);
   if (embedding) answer.timings.embedMs = Math.round(embedMs * 10) / 10;
+  if (inspection) Object.assign(answer.timings, { localMs: inspection.localMs, ocrMs: inspection.ocrMs });
   answer.timings.totalMs = Math.round((performance.now() - t0) * 10) / 10;
   return answer;
 }
 
 /** The search after the photo is embedded (the bench feeds cached embeddings through here). */
-export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'image'>, e?: ImageEmbedding): Promise<SearchAnswer> {
+export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'image'>, e?: ImageEmbedding, inspection?: ImageInspection): Promise<SearchAnswer> {
   const t0 = performance.now();
   const timings: Record<string, number> = {};
   const lap = (name: string, since: number) => (timings[name] = Math.round((performance.now() - since) * 10) / 10);
@@ -109,6 +118,30 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
   }
   // image queries rank by the whitened score; words-only and hybrid keep the fused order
   if (e && !tokens.length) cands.sort((a, b) => b.score - a.score);
+  lap('candidatesMs', t2);
+
+  // a photo query: every candidate is judged on all the evidence, and ranked by P(same product)
+  let groupSizes: Map<string, number> | undefined;
+  if (e && s.evidence) {
+    const t3 = performance.now();
+    const ev = gatherEvidence(
+      {
+        descriptor: e.descriptor,
+        phash: e.phash,
+        local: inspection?.local ?? null,
+        ocrText: inspection?.ocrText ?? '',
+        words: input.text ?? input.link?.title ?? '',
+        supplierId: null,
+      },
+      cands.map((c) => c.record),
+    );
+    cands.forEach((c, i) => ((c.evidence = ev[i]), (c.pSame = probabilityOf(s.evidence!, ev[i]))));
+    cands.sort((a, b) => b.pSame! - a.pSame! || b.score - a.score);
+    const groups = cands.filter((c) => c.pSame! >= s.evidence!.sameSourceCut).map((c) => c.record.extras?.sourceGroupId).filter((g): g is string => !!g);
+    if (groups.length) groupSizes = await s.backend.groupSizes(groups);
+    lap('evidenceMs', t3);
+  }
+  const t4 = performance.now();
   const answer = buildAnswer(cands, {
     limit: input.limit,
     sameSourceThreshold: s.config.search.sameSourceThreshold,
@@ -118,13 +151,14 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
     sort: input.sort,
     calibration: s.calibration?.points ?? null,
     electionThreshold: Math.max(s.config.search.sameSourceThreshold, similarityAt(s.calibration?.points ?? null, 0.5, 0.9)),
+    ...(e && s.evidence ? { evidenceCut: s.evidence.sameSourceCut, groupSizes } : {}),
   });
   if (input.referenceFrom === 'link' && answer.referencePrice?.from === 'request') {
     answer.referencePrice = { ...answer.referencePrice, from: 'link' };
     for (const sub of answer.substitutes) if (sub.priceDelta) sub.priceDelta.reference = 'link';
   }
   if (input.lang) await glossListings([...answer.sameSource.flatMap((g) => [g.source, ...g.listings]), ...answer.substitutes.map((x) => x.listing)], input.lang);
-  lap('answerMs', t2);
+  lap('answerMs', t4);
   lap('searchMs', t0);
   return {
     query: {

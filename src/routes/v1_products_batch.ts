@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import PQueue from 'p-queue';
 import { AppError } from '../errors.ts';
-import { buildRecord } from '../index/methods/ingest.ts';
+import { buildRecord, writeRecords } from '../index/methods/ingest.ts';
 import { ProductId, ProductInput } from '../schema/product.ts';
 import type { IndexRecord } from '../index/backend.ts';
 import { bearer, errorResponses, requireKey, type App } from './common.ts';
@@ -63,7 +63,7 @@ export const register = (app: App) =>
     // one durable write for everything that made it through; the same id twice keeps the later item
     const last = new Map<string, { i: number; rec: IndexRecord }>();
     for (const r of ready.sort((a, b) => a.i - b.i)) last.set(r.rec.product.id, r);
-    const written = ready.length ? await s.backend.upsert([...last.values()].map((r) => r.rec)) : [];
+    const written = ready.length ? await writeRecords(s, [...last.values()].map((r) => r.rec)) : [];
     const byId = new Map(written.map((w) => [w.id, w]));
     for (const r of ready) {
       const w = byId.get(r.rec.product.id)!;

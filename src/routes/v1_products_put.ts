@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { buildRecord } from '../index/methods/ingest.ts';
+import { buildRecord, writeRecords } from '../index/methods/ingest.ts';
 import { Product, ProductId, ProductInput } from '../schema/product.ts';
 import { AppError } from '../errors.ts';
 import { bearer, errorResponses, requireKey, type App } from './common.ts';
@@ -30,7 +30,7 @@ export const register = (app: App) =>
     if (input.images.some((i) => i.path !== undefined)) throw new AppError('path_not_allowed', 'images.path is only accepted from the operator CLI; send url or base64');
     const existed = (await s.backend.get(id)) !== null;
     const record = await buildRecord(id, input, s);
-    const [res] = await s.backend.upsert([record]);
+    const [res] = await writeRecords(s, [record]);
     if (!res.ok) throw new AppError('backend_unavailable', res.message);
     return c.json({ product: record.product, created: !existed }, 200);
   });

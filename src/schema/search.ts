@@ -75,6 +75,7 @@ export const Listing = z
     similarity: z.number().openapi({ description: 'cosine similarity of the best-matching image to the query, in [-1, 1]' }),
     titleTranslated: z.string().optional().openapi({ description: "the title in the request's lang (a Chinese title only)" }),
     translation: z.literal('gloss').optional().openapi({ description: 'how titleTranslated was made: gloss = word by word from a dictionary' }),
+    sameProductChance: z.number().min(0).max(1).optional().openapi({ description: 'P(this listing shows the very product of the query photo), from all the evidence' }),
   })
   .openapi('Listing');
 
@@ -86,6 +87,11 @@ export const Evidence = z
     samePhoto: z.boolean().openapi({ description: 'near-identical image (perceptual hash)' }),
     summary: z.array(z.string()).openapi({ description: 'the evidence in plain words' }),
     calibrated: z.boolean().openapi({ description: 'whether confidence is a calibrated probability' }),
+    matchedDetails: z.number().int().optional().openapi({ description: 'local details (keypoints) that line up geometrically between the query photo and this listing' }),
+    mirrored: z.boolean().optional().openapi({ description: 'the details line up once one photo is mirrored' }),
+    textOnProduct: z.number().nullable().optional().openapi({ description: 'similarity of the text read from both photos (OCR, character n-grams); null when either shows none' }),
+    titleSimilarity: z.number().nullable().optional().openapi({ description: "similarity of the buyer's words (or the linked page's title) to the title" }),
+    sameSupplier: z.boolean().optional(),
   })
   .openapi('Evidence');
 
@@ -112,7 +118,12 @@ export const PriceDelta = z
   .openapi('PriceDelta');
 
 export const Substitute = z
-  .object({ listing: Listing, similarity: z.number(), priceDelta: PriceDelta.nullable() })
+  .object({
+    listing: Listing,
+    similarity: z.number(),
+    priceDelta: PriceDelta.nullable(),
+    sameProductChance: z.number().min(0).max(1).optional().openapi({ description: 'P(same product) when judged: high values are possibly the same product, not proven' }),
+  })
   .openapi('Substitute');
 
 export const LinkUnderstood = z

@@ -6,13 +6,17 @@ import { AppError } from '../../errors.ts';
 import type { Product, ProductInput } from '../../schema/product.ts';
 import type { Services } from '../../services.ts';
 import { productText, tokenize } from '../../text/tokenize.ts';
-import type { IndexRecord, IndexedImage } from '../backend.ts';
+import type { IndexRecord, IndexedImage, RecordExtras } from '../backend.ts';
+import { encodeLocal, inspectImage, type ImageInspection } from '../../vision/inspect.ts';
+import { assignGroups } from './group.ts';
 
 type ImageInput = ProductInput['images'][number];
 
 export interface IngestOptions {
   /** local file paths are read only for the operator's CLI and the demo loader, never over HTTP */
   allowPaths?: boolean;
+  /** text already read from an image with this sha256 (e.g. the demo catalogue's OCR cache) */
+  ocrCache?: (sha256: string) => string | undefined;
 }
 
 export async function loadImageBytes(img: ImageInput, s: Pick<Services, 'fetcher' | 'config'>, opts: IngestOptions): Promise<Buffer> {
@@ -46,7 +50,7 @@ function hashRecord(id: string, input: ProductInput, imageBytes: Buffer[]): stri
 
 export async function buildRecord(id: string, input: ProductInput, s: Services, opts: IngestOptions = {}): Promise<IndexRecord> {
   const bytes = await Promise.all(input.images.map((img) => loadImageBytes(img, s, opts)));
-  const embedded = await Promise.all(bytes.map((b) => s.embedder.embed(b)));
+  const [embedded, extras] = await Promise.all([Promise.all(bytes.map((b) => s.embedder.embed(b))), readExtras(bytes, s, opts)]);
   const images: IndexedImage[] = embedded.map((e, idx) => ({
     idx,
     descriptor: e.descriptor,
@@ -71,5 +75,28 @@ export async function buildRecord(id: string, input: ProductInput, s: Services, 
     updatedAt: new Date().toISOString(),
     modelVersion: images.length ? s.embedder.modelVersion : null,
   };
-  return { product, images, tokens: tokenize(productText(input)), projectionVersion: s.projection.current.version, contentHash };
+  return { product, images, tokens: tokenize(productText(input)), projectionVersion: s.projection.current.version, contentHash, ...(extras ? { extras } : {}) };
+}
+
+/** OCR text (all images, in order) and local features (each image) for the same-source evidence. */
+async function readExtras(bytes: Buffer[], s: Services, opts: IngestOptions): Promise<RecordExtras | undefined> {
+  if (!s.evidence || !bytes.length) return undefined;
+  const reads: ImageInspection[] = await Promise.all(
+    bytes.map(async (b) => {
+      const cached = opts.ocrCache?.(createHash('sha256').update(b).digest('hex'));
+      const svc = cached !== undefined ? { ...s, ocr: null } : s;
+      const r = await inspectImage(svc, b, { mirrored: false, ocrScales: s.config.evidence.ocrIndexScales });
+      return cached !== undefined ? { ...r, ocrText: cached } : r;
+    }),
+  );
+  return {
+    ocrText: reads.map((r) => r.ocrText).filter(Boolean).join('\n'),
+    local: reads.map((r) => (r.local ? new Uint8Array(encodeLocal(r.local.normal)) : null)),
+  };
+}
+
+/** The one way records are written: same-source groups assigned first, then one durable upsert. */
+export async function writeRecords(s: Services, recs: IndexRecord[]) {
+  await assignGroups(s, recs);
+  return s.backend.upsert(recs);
 }

@@ -1,0 +1,51 @@
+// Same-source groups kept at index time: a listing joins the group of the indexed listing that the evidence
+// model judges to show the same product (its best match at or above the model's cut-off), else it starts
+// its own group. Groups only ever grow as listings arrive, so "N listings sell this" is a count, not a search.
+import type { IndexRecord } from '../backend.ts';
+import type { Services } from '../../services.ts';
+import { gatherEvidence, probabilityOf } from '../../match/evidence.ts';
+import { decodeLocal } from '../../vision/local/index.ts';
+import { dot } from '../../vision/pooling.ts';
+
+/** Indexed listings checked per new listing (the nearest by image). */
+const GROUP_CANDIDATES = 10;
+
+export async function assignGroups(s: Pick<Services, 'backend' | 'evidence'>, recs: IndexRecord[]): Promise<void> {
+  if (!s.evidence) return;
+  const done: IndexRecord[] = [];
+  for (const r of recs) {
+    const im = r.images[0];
+    let group = r.product.id;
+    if (im) {
+      const hits = await s.backend.knn(im.vector, { k: GROUP_CANDIDATES + 1 });
+      const found = await s.backend.getMany(hits.map((h) => h.id).filter((id) => id !== r.product.id));
+      // listings of the same batch are not in the index yet: the nearest of them are checked too
+      const mates = done
+        .filter((d) => d.images.length && d.product.id !== r.product.id)
+        .map((d) => ({ d, c: dot(d.images[0].descriptor, im.descriptor) }))
+        .sort((a, b) => b.c - a.c)
+        .slice(0, GROUP_CANDIDATES)
+        .map((x) => x.d);
+      const cands = [...found.values(), ...mates];
+      const blob = r.extras?.local?.[0];
+      const ev = gatherEvidence(
+        {
+          descriptor: im.descriptor,
+          phash: im.phash,
+          local: blob ? { normal: decodeLocal(blob), mirrored: null } : null,
+          ocrText: r.extras?.ocrText ?? '',
+          words: r.product.title,
+          supplierId: r.product.supplier?.id ?? null,
+        },
+        cands,
+      );
+      let best = -1;
+      cands.forEach((c, i) => {
+        const p = probabilityOf(s.evidence!, ev[i]);
+        if (p >= s.evidence!.sameSourceCut && p > best) (best = p), (group = c.extras?.sourceGroupId ?? c.product.id);
+      });
+    }
+    r.extras = { ...r.extras, sourceGroupId: group };
+    done.push(r);
+  }
+}
