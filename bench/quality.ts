@@ -16,7 +16,7 @@ import type { ImageEmbedding } from '../src/vision/embedder.ts';
 import { classTitle, readClasses, readSplit, type GroceryClass, type GrocerySample } from '../src/demo/grocery.ts';
 import { embedFiles } from './embed-cache.ts';
 
-interface Item {
+export interface Item {
   id: string;
   file: string;
   fine: number;
@@ -149,10 +149,10 @@ export async function runGallery(
   };
 }
 
-function blank() {
+export function blank() {
   return { n: 0, r1: 0, r5: 0, r10: 0, ap: 0 };
 }
-function add(m: ReturnType<typeof blank>, rel: boolean[], relevantInGallery: number) {
+export function add(m: ReturnType<typeof blank>, rel: boolean[], relevantInGallery: number) {
   m.n++;
   const first = rel.indexOf(true);
   if (first === 0) m.r1++;
@@ -164,7 +164,7 @@ function add(m: ReturnType<typeof blank>, rel: boolean[], relevantInGallery: num
   });
   m.ap += relevantInGallery ? sum / Math.min(10, relevantInGallery) : 0;
 }
-function finish(m: ReturnType<typeof blank>): Metrics {
+export function finish(m: ReturnType<typeof blank>): Metrics {
   const d = Math.max(1, m.n);
   return { n: m.n, r1: m.r1 / d, r5: m.r5 / d, r10: m.r10 / d, map10: m.ap / d };
 }

@@ -10,6 +10,8 @@ import { benchBilingual } from './bilingual.ts';
 import { loadGrocery, runGallery, type GalleryReport } from './quality.ts';
 import { benchBackend, embeddedForBench, makeCorpus, type BackendReport } from './backends.ts';
 import { ensureElasticsearch } from '../test/support/elasticsearch.ts';
+import { EVIDENCE_FILE } from '../src/match/evidence.ts';
+import type { SourcingReport } from './sourcing.ts';
 
 async function startElasticsearchForBench(log: (s: string) => void) {
   try {
@@ -108,6 +110,25 @@ if (on('quality')) {
       );
   log(`  settings: ${s.embedder.modelVersion}, input 224×224 ${config.image.resize}, GeM p=3, index dims 512, candidates ${config.search.candidates}`);
   log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s (embeddings cached in .cache/bench after the first run)`);
+}
+
+if (on('sourcing')) {
+  log('\n## 5. same source and substitutes with all the evidence (issue 4)');
+  const { benchSourcing } = await import('./sourcing.ts');
+  const r = (await benchSourcing(s, log, { write: process.env.BENCH_WRITE_EVIDENCE === '1' ? EVIDENCE_FILE : null })) as SourcingReport;
+  log(`\n  Grocery test split (${r.grocery[0]?.all.n} queries), evidence model ${r.model.version}, cut P ≥ ${r.model.sameSourceCut}`);
+  log('  | gallery | queries | R@1 | R@5 | R@10 | same-source P / R (top 10) | substitutes P@5 |');
+  log('  |---|---|---|---|---|---|---|');
+  for (const x of r.grocery)
+    for (const [label, m] of [['all', x.all], ['packaged', x.packages]] as const)
+      log(`  | ${x.gallery} | ${label} (${m.n}) | ${m.r1.toFixed(3)} | ${m.r5.toFixed(3)} | ${m.r10.toFixed(3)} | ${label === 'all' ? `${x.sameLabel.precision.toFixed(3)} / ${x.sameLabel.recall.toFixed(3)}` : ''} | ${label === 'all' ? x.substitutesP5.toFixed(3) : ''} |`);
+  log('  goals: packaged R@1 (catalogue only) ≥ 0.85; all R@1 (catalogue + train) ≥ 0.70; same-source P ≥ 0.95, R ≥ 0.90; substitutes P@5 ≥ 0.8');
+  log(`\n  reseller copies → original (seed ${'13'}), gallery: 81 factory listings, their copies by other resellers, the train photos`);
+  log('  | alteration | queries | source elected = original | original in the group | top result same product |');
+  log('  |---|---|---|---|---|');
+  for (const x of r.reseller) log(`  | ${x.alteration} | ${x.n} | ${x.sourceR1.toFixed(3)} | ${x.inGroup.toFixed(3)} | ${x.top1.toFixed(3)} |`);
+  log(`  listings wrongly put in a same-source group: ${r.wronglyGrouped.wrong}/${r.wronglyGrouped.members} = ${((100 * r.wronglyGrouped.wrong) / Math.max(1, r.wronglyGrouped.members)).toFixed(2)}% (goal ≤ 0.5%); goal R@1 ≥ 0.995 per alteration`);
+  log(`  settings: ORB 500 @ 480 px, ratio 0.75, one-to-one, RANSAC 5 px; OCR PP-OCRv4 queries ×${config.evidence.ocrScales.join('/')}, catalogue ×${config.evidence.ocrIndexScales.join('/')}; candidates ${config.search.candidates}`);
 }
 
 if (on('bilingual')) {

@@ -11,7 +11,7 @@ import { ImageEmbedder, type VisionManifest } from './vision/embedder.ts';
 import { ensureVisionModel } from './vision/model-build.ts';
 import { INDEX_DIMS } from './vision/projection.ts';
 import { loadCalibration } from './match/calibration.ts';
-import { loadEvidenceModel } from './match/evidence.ts';
+import { loadEvidenceModel, type EvidenceModel } from './match/evidence.ts';
 import type { OcrReader } from './vision/ocr/index.ts';
 
 export async function createBackend(config: Config): Promise<Backend> {
@@ -42,7 +42,7 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
     if (!config.explicit.includes('SUBSTITUTE_FLOOR')) config.search.substituteFloor = calibration.substituteFloor;
     if (!config.explicit.includes('WHITEN_SHRINK')) config.whitening.shrink = calibration.whiteningShrink;
   }
-  const evidence = loadEvidenceModel(embedder.modelVersion);
+  const evidence = await evidenceWithIndex(backend, loadEvidenceModel(embedder.modelVersion), embedder.modelVersion);
   if (!evidence) log('evidence: no fitted evidence model for this vision model (models/evidence.json); same source falls back to image similarity');
   let ocr: Promise<OcrReader> | null = null;
   const ocrLoader = config.evidence.ocr
@@ -53,6 +53,20 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
         }))
     : null;
   return { config, backend, embedder, fetcher: new GuardedFetcher(config.fetch), projection, calibration, evidence, ocr: ocrLoader, log };
+}
+
+/**
+ * The evidence model is stored with the index (its meta), so that an index keeps the judge its groups were
+ * formed with: a newer fitted file replaces it (and is recorded), an index without the file keeps its own.
+ */
+async function evidenceWithIndex(backend: Backend, fromFile: EvidenceModel | null, modelVersion: string): Promise<EvidenceModel | null> {
+  const stored = await backend.getMeta('evidence-model');
+  const inIndex = stored ? (JSON.parse(stored.toString('utf8')) as EvidenceModel) : null;
+  if (fromFile) {
+    if (inIndex?.version !== fromFile.version) await backend.setMeta('evidence-model', Buffer.from(JSON.stringify(fromFile)));
+    return fromFile;
+  }
+  return inIndex && inIndex.modelVersion === modelVersion ? inIndex : null;
 }
 
 export async function closeServices(s: Services): Promise<void> {

@@ -1,0 +1,60 @@
+// Reads image files for the evidence once (OCR text, ORB features as they are and mirrored) and caches the
+// result on disk per settings, so that the quality and reseller benches and the evidence fit can be re-run
+// without re-reading thousands of photos.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import PQueue from 'p-queue';
+import { repoRoot } from '../src/config.ts';
+import type { Services } from '../src/services.ts';
+import { inspectImage, type ImageInspection } from '../src/vision/inspect.ts';
+import { decodeLocal, encodeLocal } from '../src/vision/local/index.ts';
+
+export type Inspections = Map<string, ImageInspection>;
+
+export async function inspectFiles(
+  s: Services,
+  files: string[],
+  opts: { scales: number[]; tag: string; concurrency?: number },
+  log: (s: string) => void = console.log,
+): Promise<Inspections> {
+  const dir = path.join(repoRoot, '.cache', 'bench');
+  fs.mkdirSync(dir, { recursive: true });
+  const key = createHash('sha256').update(JSON.stringify({ v: 1, scales: opts.scales, ocr: !!s.ocr, local: s.config.evidence.local })).digest('hex').slice(0, 10);
+  const file = path.join(dir, `inspect-${opts.tag}-${key}.jsonl`);
+  const out: Inspections = new Map();
+  if (fs.existsSync(file)) {
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      if (!line) continue;
+      const r = JSON.parse(line);
+      out.set(r.f, {
+        ocrText: r.t,
+        local: r.n ? { normal: decodeLocal(Buffer.from(r.n, 'base64')), mirrored: r.m ? decodeLocal(Buffer.from(r.m, 'base64')) : null } : null,
+        localMs: r.lm,
+        ocrMs: r.om,
+      });
+    }
+  }
+  const todo = [...new Set(files)].filter((f) => !out.has(f));
+  if (todo.length) {
+    const t0 = Date.now();
+    const fd = fs.openSync(file, 'a');
+    let done = 0;
+    const q = new PQueue({ concurrency: opts.concurrency ?? 2 });
+    await Promise.all(
+      todo.map((f) =>
+        q.add(async () => {
+          const r = await inspectImage(s, fs.readFileSync(f), { mirrored: true, ocrScales: opts.scales });
+          out.set(f, r);
+          const n = r.local ? encodeLocal(r.local.normal).toString('base64') : null;
+          const m = r.local?.mirrored ? encodeLocal(r.local.mirrored).toString('base64') : null;
+          fs.writeSync(fd, JSON.stringify({ f, t: r.ocrText, n, m, lm: r.localMs, om: r.ocrMs }) + '\n');
+          if (++done % 200 === 0) log(`  inspected ${done}/${todo.length} (${((done * 1000) / (Date.now() - t0)).toFixed(1)} img/s)`);
+        }),
+      ),
+    );
+    fs.closeSync(fd);
+    log(`  inspected ${todo.length} images (${opts.tag}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  return out;
+}

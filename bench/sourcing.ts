@@ -1,0 +1,278 @@
+// Issue 4's bench: same source and substitutes with all the evidence, on the Grocery protocol (both
+// galleries) and on a generated reseller-copy protocol; also fits the evidence model (scripts/fit-evidence.ts).
+//
+// Splits, so that nothing is tuned on what is reported:
+// - fit: Grocery val photos, and reseller copies made with seed FIT_SEED, as queries;
+// - report: Grocery test photos, and reseller copies made with seed TEST_SEED;
+// - the reseller gallery holds the 81 catalogue images (the factory listings), their copies made with
+//   GALLERY_SEED (other resellers) and, as distractors, the Grocery train photos.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { repoRoot } from '../src/config.ts';
+import { EmbeddedBackend } from '../src/index/embedded/backend.ts';
+import { ProjectionState } from '../src/index/methods/projection.ts';
+import { assignGroups } from '../src/index/methods/group.ts';
+import type { IndexRecord } from '../src/index/backend.ts';
+import { fitLogistic, predict } from '../src/match/logistic.ts';
+import { FEATURES, featureVector, gatherEvidence, type EvidenceModel } from '../src/match/evidence.ts';
+import { searchEmbedded } from '../src/match/search.ts';
+import type { Services } from '../src/services.ts';
+import { productText, tokenize } from '../src/text/tokenize.ts';
+import { INDEX_DIMS } from '../src/vision/projection.ts';
+import type { ImageEmbedding } from '../src/vision/embedder.ts';
+import { encodeLocal } from '../src/vision/local/index.ts';
+import { ALTERATIONS, makeCopy } from '../src/demo/reseller.ts';
+import { classTitle, type GroceryClass, type GrocerySample } from '../src/demo/grocery.ts';
+import { prng } from '../src/util/prng.ts';
+import { embedFiles } from './embed-cache.ts';
+import { inspectFiles, type Inspections } from './inspect-cache.ts';
+import { add, blank, finish, loadGrocery, rankedIds, type Item, type Metrics } from './quality.ts';
+
+export const GALLERY_SEED = 11;
+export const FIT_SEED = 12;
+export const TEST_SEED = 13;
+
+type EvItem = Omit<Item, 'kind'> & { kind: 'catalogue' | 'photo' | 'copy'; alteration?: string };
+type Query = { sample: GrocerySample; packaged: boolean; alteration?: string; originalId?: string };
+
+/** Reseller copies of every catalogue image, one per alteration, written once under .cache/bench. */
+async function makeCopies(classes: GroceryClass[], seed: number, log: (s: string) => void): Promise<EvItem[]> {
+  const dir = path.join(repoRoot, '.cache', 'bench', 'reseller', `s${seed}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const out: EvItem[] = [];
+  let made = 0;
+  for (const c of classes) {
+    for (const [k, kind] of ALTERATIONS.entries()) {
+      const file = path.join(dir, `${c.id}-${kind}.jpg`);
+      if (!fs.existsSync(file)) {
+        fs.writeFileSync(file, await makeCopy(fs.readFileSync(c.iconicPath), kind, seed * 100_003 + c.id * 101 + k));
+        made++;
+      }
+      out.push({ id: `copy-${seed}-${c.id}-${kind}`, file, fine: c.id, coarse: c.coarseId, kind: 'copy', alteration: kind });
+    }
+  }
+  if (made) log(`  generated ${made} reseller copies (seed ${seed})`);
+  return out;
+}
+
+function recordFor(item: EvItem, cls: GroceryClass, e: ImageEmbedding, insp: Inspections, s: Services, rnd: () => number): IndexRecord {
+  const title = classTitle(cls.name);
+  const factory = item.kind === 'catalogue';
+  const input = {
+    title: factory ? title : item.kind === 'copy' ? `${title} 厂家直销 包邮` : title,
+    description: factory ? cls.description : '',
+    categoryPath: [cls.topFolder, cls.coarseName],
+    attributes: { fine: String(item.fine), coarse: String(item.coarse) },
+  };
+  const i = insp.get(item.file);
+  return {
+    product: {
+      id: item.id,
+      ...input,
+      // the factory lists first and not always cheapest: election must follow the badge, then the date
+      supplier: factory ? { id: `f-${item.fine}`, name: 'factory', badges: ['factory'] } : { id: `r-${item.id}`, name: 'reseller', badges: [] },
+      price: { amount: Math.round((factory ? 10 : 7 + rnd() * 8) * 100) / 100, currency: 'CNY' },
+      listedAt: factory ? '2024-01-01T00:00:00Z' : new Date(Date.UTC(2024, 1 + Math.floor(rnd() * 20), 1)).toISOString(),
+      images: [{ ref: item.id }],
+      updatedAt: new Date(0).toISOString(),
+      modelVersion: null,
+    },
+    images: [{ idx: 0, descriptor: e.descriptor, vector: s.projection.apply(e.descriptor), phash: e.phash }],
+    tokens: tokenize(productText(input)),
+    projectionVersion: s.projection.current.version,
+    contentHash: item.id,
+    extras: i ? { ocrText: i.ocrText, local: [i.local ? new Uint8Array(encodeLocal(i.local.normal)) : null] } : undefined,
+  };
+}
+
+interface Gallery {
+  s: Services;
+  byId: Map<string, EvItem>;
+  close: () => Promise<void>;
+}
+
+/** Indexes a gallery into a fresh embedded backend with the catalogue-learned whitening. */
+async function openGallery(base: Services, items: EvItem[], classes: GroceryClass[], emb: Map<string, ImageEmbedding>, insp: Inspections, opts: { groups: boolean }): Promise<Gallery> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-src-'));
+  const backend = new EmbeddedBackend({ dir, dims: INDEX_DIMS, exactBelow: base.config.search.exactBelow });
+  await backend.init();
+  const projection = await ProjectionState.load(backend, base.embedder.dims);
+  const s: Services = { ...base, backend, projection };
+  const rnd = prng(5);
+  const recs = items.map((it) => recordFor(it, classes[it.fine], emb.get(it.file)!, insp, s, rnd));
+  for (let i = 0; i < recs.length; i += 500) await backend.upsert(recs.slice(i, i + 500));
+  await projection.refit(backend, { shrink: base.config.whitening.shrink, maxSamples: 512 });
+  await projection.reproject(backend);
+  if (opts.groups && s.evidence) {
+    // index-time groups, assigned as listings would arrive: factory listings first, then resellers
+    const all = await backend.getMany(items.map((i) => i.id));
+    for (const id of items.map((i) => i.id)) {
+      const r = all.get(id)!;
+      await assignGroups(s, [r]);
+      await backend.upsert([r]);
+    }
+  }
+  return { s, byId: new Map(items.map((i) => [i.id, i])), close: async () => (await backend.close(), fs.rmSync(dir, { recursive: true, force: true })) };
+}
+
+/** Labelled pairs (evidence features, same product?) from each query's top candidates by image. */
+async function collectPairs(g: Gallery, queries: Query[], emb: Map<string, ImageEmbedding>, insp: Inspections, k: number, out: { X: number[][]; y: boolean[]; src: string[] }, src: string) {
+  for (const q of queries) {
+    const e = emb.get(q.sample.path)!;
+    const hits = await g.s.backend.knn(g.s.projection.apply(e.descriptor), { k });
+    const recs = await g.s.backend.getMany(hits.map((h) => h.id));
+    const list = hits.map((h) => recs.get(h.id)!).filter(Boolean);
+    const i = insp.get(q.sample.path);
+    const ev = gatherEvidence({ descriptor: e.descriptor, phash: e.phash, local: i?.local ?? null, ocrText: i?.ocrText ?? '', words: '', supplierId: null }, list);
+    list.forEach((r, j) => {
+      out.X.push(featureVector(ev[j]));
+      out.y.push(g.byId.get(r.product.id)!.fine === q.sample.fineId);
+      out.src.push(src);
+    });
+  }
+}
+
+export interface SourcingReport {
+  grocery: Array<{ gallery: string; all: Metrics; packages: Metrics; sameLabel: { precision: number; recall: number }; substitutesP5: number }>;
+  reseller: Array<{ alteration: string; n: number; sourceR1: number; inGroup: number; top1: number }>;
+  wronglyGrouped: { wrong: number; members: number };
+  model: EvidenceModel;
+}
+
+/** Grocery-style evaluation with the evidence model: the answer a buyer gets, metrics as in quality.ts. */
+async function evaluateGrocery(g: Gallery, name: string, queries: Query[], emb: Map<string, ImageEmbedding>, insp: Inspections) {
+  const acc = { all: blank(), packages: blank() };
+  let tp = 0, fp = 0, fn = 0, subHits = 0, subSlots = 0;
+  const relCount = new Map<number, number>();
+  for (const it of g.byId.values()) relCount.set(it.fine, (relCount.get(it.fine) ?? 0) + 1);
+  for (const q of queries) {
+    const a = await searchEmbedded(g.s, { limit: 10, currency: 'CNY', cheaperOnly: false, sort: 'similarity' }, emb.get(q.sample.path)!, insp.get(q.sample.path));
+    const ranked = rankedIds(a).slice(0, 10);
+    const rel = ranked.map((r) => g.byId.get(r.id)!.fine === q.sample.fineId);
+    for (const m of q.packaged ? [acc.all, acc.packages] : [acc.all]) add(m, rel, relCount.get(q.sample.fineId) ?? 0);
+    ranked.forEach((r, i) => {
+      if (r.same && rel[i]) tp++;
+      else if (r.same && !rel[i]) fp++;
+      else if (!r.same && rel[i]) fn++;
+    });
+    for (const sub of a.substitutes.slice(0, 5)) {
+      const it = g.byId.get(sub.listing.id)!;
+      if (it.coarse === q.sample.coarseId && it.fine !== q.sample.fineId) subHits++;
+    }
+    subSlots += 5;
+  }
+  return { gallery: name, all: finish(acc.all), packages: finish(acc.packages), sameLabel: { precision: tp / Math.max(1, tp + fp), recall: tp / Math.max(1, tp + fn) }, substitutesP5: subHits / Math.max(1, subSlots) };
+}
+
+async function evaluateReseller(g: Gallery, queries: Query[], emb: Map<string, ImageEmbedding>, insp: Inspections) {
+  const per = new Map<string, { n: number; src: number; inGroup: number; top1: number }>();
+  let wrong = 0, members = 0;
+  for (const q of queries) {
+    const a = await searchEmbedded(g.s, { limit: 10, currency: 'CNY', cheaperOnly: false, sort: 'similarity' }, emb.get(q.sample.path)!, insp.get(q.sample.path));
+    const m = per.get(q.alteration!) ?? { n: 0, src: 0, inGroup: 0, top1: 0 };
+    m.n++;
+    const group = a.sameSource[0];
+    if (group?.source.id === q.originalId) m.src++;
+    if (group && [group.source, ...group.listings].some((l) => l.id === q.originalId)) m.inGroup++;
+    const first = rankedIds(a)[0];
+    if (first && g.byId.get(first.id)!.fine === q.sample.fineId) m.top1++;
+    for (const grp of a.sameSource)
+      for (const l of [grp.source, ...grp.listings]) {
+        members++;
+        if (g.byId.get(l.id)!.fine !== q.sample.fineId) wrong++;
+      }
+    per.set(q.alteration!, m);
+  }
+  return {
+    rows: [...per].map(([alteration, m]) => ({ alteration, n: m.n, sourceR1: m.src / m.n, inGroup: m.inGroup / m.n, top1: m.top1 / m.n })),
+    wrong,
+    members,
+  };
+}
+
+const asQueries = (items: EvItem[], classes: GroceryClass[]): Query[] =>
+  items.map((it) => ({
+    sample: { path: it.file, relPath: it.file, fineId: it.fine, coarseId: it.coarse },
+    packaged: classes[it.fine].topFolder === 'Packages',
+    alteration: it.alteration,
+    originalId: `cat-${it.fine}`,
+  }));
+
+/** Runs the whole protocol; `fitOnly` stops after fitting (scripts/fit-evidence.ts). */
+export async function benchSourcing(base: Services, log: (s: string) => void, opts: { fitOnly?: boolean; write?: string | null } = {}): Promise<SourcingReport | EvidenceModel> {
+  const t0 = Date.now();
+  const gro = await loadGrocery(base, log);
+  const classes = gro.classes;
+  const copies = { gallery: await makeCopies(classes, GALLERY_SEED, log), fit: await makeCopies(classes, FIT_SEED, log), test: await makeCopies(classes, TEST_SEED, log) };
+  const copyFiles = [...copies.gallery, ...copies.fit, ...copies.test].map((c) => c.file);
+  const emb = new Map([...gro.emb, ...(await embedFiles(base.embedder, copyFiles, `reseller-${base.config.image.resize}`, log))]);
+  log('  reading the images for evidence (OCR and ORB; cached in .cache/bench)…');
+  const insp = new Map([
+    ...(await inspectFiles(base, gro.catalogue.map((c) => c.file), { scales: base.config.evidence.ocrIndexScales, tag: 'catalogue' }, log)),
+    ...(await inspectFiles(base, [...gro.val.map((q) => q.sample.path), ...copyFiles], { scales: base.config.evidence.ocrScales, tag: 'queries' }, log)),
+    ...(await inspectFiles(base, gro.trainItems.map((t) => t.file), { scales: base.config.evidence.ocrScales, tag: 'train' }, log)),
+  ]);
+
+  const catalogue: EvItem[] = gro.catalogue.map((c) => ({ ...c, kind: 'catalogue' }));
+  const train: EvItem[] = gro.trainItems.map((c) => ({ ...c, kind: 'photo' }));
+  const noModel: Services = { ...base, evidence: null };
+
+  // ---- fit
+  const pairs = { X: [] as number[][], y: [] as boolean[], src: [] as string[] };
+  const K = base.config.search.candidates;
+  for (const [name, items] of [['catalogue', catalogue], ['catalogue+train', [...catalogue, ...train]]] as const) {
+    const g = await openGallery(noModel, items, classes, emb, insp, { groups: false });
+    await collectPairs(g, gro.val, emb, insp, K, pairs, `val:${name}`);
+    await g.close();
+  }
+  const rg = await openGallery(noModel, [...catalogue, ...copies.gallery, ...train], classes, emb, insp, { groups: false });
+  await collectPairs(rg, asQueries(copies.fit, classes), emb, insp, K, pairs, 'reseller');
+  await rg.close();
+  // each source of pairs weighs the same in total, so that the many easy negatives of one do not drown the other
+  const bySrc = new Map<string, number>();
+  for (const s of pairs.src) bySrc.set(s, (bySrc.get(s) ?? 0) + 1);
+  const weights = pairs.src.map((s) => pairs.src.length / bySrc.size / bySrc.get(s)!);
+  const logistic = fitLogistic([...FEATURES], pairs.X, pairs.y, { l2: 1e-3, sampleWeights: weights });
+  // the cut-off: the lowest P(same) at which "same product" is still ≥ 99% precise on the fitting pairs
+  const scored = pairs.X.map((x, i) => ({ p: predict(logistic, x), y: pairs.y[i] })).sort((a, b) => b.p - a.p);
+  let cut = 1, tp = 0;
+  const positives = scored.filter((x) => x.y).length;
+  let recallAtCut = 0;
+  scored.forEach((x, i) => {
+    if (x.y) tp++;
+    const last = i + 1 === scored.length || scored[i + 1].p < x.p;
+    if (last && tp / (i + 1) >= 0.99) (cut = x.p), (recallAtCut = tp / positives);
+  });
+  const model: EvidenceModel = {
+    version: `ev1-${logistic.weights.map((w) => w.toFixed(3)).join('_').slice(0, 40)}`,
+    modelVersion: base.embedder.modelVersion,
+    logistic,
+    sameSourceCut: Math.round(Math.max(cut, 0.5) * 1e4) / 1e4,
+    fittedOn: `${pairs.X.length} pairs (top ${K} by image) of Grocery val photos on both galleries and of reseller copies (seed ${FIT_SEED}) on a gallery of catalogue images, copies (seed ${GALLERY_SEED}) and train photos`,
+    metrics: { pairs: pairs.X.length, positives, precisionTarget: 0.99, recallAtCut },
+  };
+  log(`  evidence model fitted on ${pairs.X.length} pairs (${positives} same product); cut P ≥ ${model.sameSourceCut} (precision ≥ 0.99 on them, recall ${recallAtCut.toFixed(3)})`);
+  log(`  weights (standardised): ${FEATURES.map((f, i) => `${f} ${logistic.weights[i].toFixed(2)}`).join(', ')}; bias ${logistic.bias.toFixed(2)}`);
+  if (opts.write) {
+    fs.writeFileSync(opts.write, JSON.stringify(model, null, 2) + '\n');
+    log(`  wrote ${opts.write}`);
+  }
+  if (opts.fitOnly) return model;
+
+  // ---- report on test
+  const tested: Services = { ...base, evidence: model };
+  const testInsp = await inspectFiles(base, gro.test.map((q) => q.sample.path), { scales: base.config.evidence.ocrScales, tag: 'test' }, log);
+  for (const [k, v] of testInsp) insp.set(k, v);
+  const grocery = [];
+  for (const [name, items] of [['catalogue only', catalogue], ['catalogue + train', [...catalogue, ...train]]] as const) {
+    const g = await openGallery(tested, items, classes, emb, insp, { groups: true });
+    grocery.push(await evaluateGrocery(g, name, gro.test, emb, insp));
+    await g.close();
+  }
+  const g = await openGallery(tested, [...catalogue, ...copies.gallery, ...train], classes, emb, insp, { groups: true });
+  const rs = await evaluateReseller(g, asQueries(copies.test, classes), emb, insp);
+  await g.close();
+  log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return { grocery, reseller: rs.rows, wronglyGrouped: { wrong: rs.wrong, members: rs.members }, model };
+}
