@@ -24,7 +24,7 @@ import type { ImageEmbedding } from '../src/vision/embedder.ts';
 import { encodeLocal } from '../src/vision/local/index.ts';
 import { ALTERATIONS, makeCopy } from '../src/demo/reseller.ts';
 import { classTitle, type GroceryClass, type GrocerySample } from '../src/demo/grocery.ts';
-import { prng } from '../src/util/prng.ts';
+import { mulberry32 as prng } from '../src/util/prng.ts';
 import { embedFiles } from './embed-cache.ts';
 import { inspectFiles, type Inspections } from './inspect-cache.ts';
 import { add, blank, finish, loadGrocery, rankedIds, type Item, type Metrics } from './quality.ts';
@@ -221,7 +221,7 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
   // ---- fit
   const pairs = { X: [] as number[][], y: [] as boolean[], src: [] as string[] };
   const K = base.config.search.candidates;
-  for (const [name, items] of [['catalogue', catalogue], ['catalogue+train', [...catalogue, ...train]]] as const) {
+  for (const [name, items] of [['catalogue', catalogue], ['catalogue+train', [...catalogue, ...train]]] as Array<[string, EvItem[]]>) {
     const g = await openGallery(noModel, items, classes, emb, insp, { groups: false });
     await collectPairs(g, gro.val, emb, insp, K, pairs, `val:${name}`);
     await g.close();
@@ -265,7 +265,7 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
   const testInsp = await inspectFiles(base, gro.test.map((q) => q.sample.path), { scales: base.config.evidence.ocrScales, tag: 'test' }, log);
   for (const [k, v] of testInsp) insp.set(k, v);
   const grocery = [];
-  for (const [name, items] of [['catalogue only', catalogue], ['catalogue + train', [...catalogue, ...train]]] as const) {
+  for (const [name, items] of [['catalogue only', catalogue], ['catalogue + train', [...catalogue, ...train]]] as Array<[string, EvItem[]]>) {
     const g = await openGallery(tested, items, classes, emb, insp, { groups: true });
     grocery.push(await evaluateGrocery(g, name, gro.test, emb, insp));
     await g.close();

@@ -14,7 +14,7 @@ import type { IndexRecord } from '../index/backend.ts';
 import { dot } from '../vision/pooling.ts';
 import { hammingHex } from '../vision/phash.ts';
 import { decodeLocal, verifyLocal, type LocalFeatures } from '../vision/local/index.ts';
-import { textSimilarities } from '../text/ngram.ts';
+import { textSimilarities } from '../text/similarity.ts';
 import { predict, type LogisticModel } from './logistic.ts';
 
 /** Geometric verification counts as proof at this many RANSAC inliers spanning this share of the query. */
@@ -108,7 +108,7 @@ export function gatherEvidence(q: QuerySide, recs: IndexRecord[]): PairEvidence[
       for (const o of order.slice(0, VERIFY_IMAGES)) {
         const blob = rec.extras?.local?.[o.j];
         if (!blob) continue;
-        const v = verifyLocal({ normal: q.local.normal, mirrored: q.local.mirrored }, decodeLocal(blob));
+        const v = verifyLocal({ normal: q.local.normal, ...(q.local.mirrored ? { mirrored: q.local.mirrored } : {}) }, decodeLocal(blob));
         if (v.inliers > inliers) ({ matches, inliers, span, mirrored } = v);
       }
     }
