@@ -28,6 +28,7 @@ type Substitute = {
   listing: Listing;
   similarity: number;
   priceDelta: { amount: number; percent: number | null; currency: string; reference: 'request' | 'source' | 'link' } | null;
+  sameProductChance?: number;
 };
 type Answer = {
   query: {
@@ -446,7 +447,9 @@ function renderSub(s: Substitute): HTMLElement {
     'li',
     { class: 'card sub', 'data-listing-id': l.id },
     thumb(l),
-    el('div', { class: 'card-body' }, titleOf(l), badges(l), priceLine(l), deltaLine(s.priceDelta), supplierLine(l), el('p', { class: 'sim' }, `${Math.round(Math.max(0, s.similarity) * 100)}% alike`)),
+    el('div', { class: 'card-body' }, titleOf(l), badges(l), priceLine(l), deltaLine(s.priceDelta), supplierLine(l), el('p', { class: 'sim' }, `${Math.round(Math.max(0, s.similarity) * 100)}% alike`),
+      // a look-alike we could not rule out as the very product says so, rather than pass for a substitute
+      s.sameProductChance !== undefined && s.sameProductChance >= 0.5 ? el('p', { class: 'maybe-same' }, `Could be the same product (${Math.round(s.sameProductChance * 100)}%): not proven`) : null),
   );
 }
 

@@ -13,7 +13,9 @@ export async function loadDemoCatalogue(s: Services, dir = DEFAULT_DEMO_CATALOGU
   const t0 = Date.now();
   const file = path.join(dir, 'catalogue.jsonl');
   const hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  const key = `demo:${s.embedder.modelVersion}`;
+  // the evidence model is part of the key: a newly fitted one re-forms the groups
+  const key = `demo:${s.embedder.modelVersion}:${s.evidence?.version ?? 'no-evidence'}`;
+  const ocrCache = readOcrCache(dir);
   const seen = await s.backend.getMeta(key);
   if (seen?.toString() === hash && (await s.backend.count()) > 0) return { indexed: 0, skipped: true, ms: Date.now() - t0 };
 
@@ -40,7 +42,7 @@ export async function loadDemoCatalogue(s: Services, dir = DEFAULT_DEMO_CATALOGU
     items.map(({ id, input }) =>
       q.add(async () => {
         // await first: `pending.push(await …)` would capture the array before a concurrent flush swaps it
-        const rec = await buildRecord(id, input, s, { allowPaths: true });
+        const rec = await buildRecord(id, input, s, { allowPaths: true, ocrCache: (sha) => ocrCache.get(sha) });
         pending.push(rec);
         done++;
         if (pending.length >= 64) await flush();
@@ -53,4 +55,14 @@ export async function loadDemoCatalogue(s: Services, dir = DEFAULT_DEMO_CATALOGU
   await s.projection.refit(s.backend, { log: s.log, shrink: s.config.whitening.shrink, maxSamples: s.config.whitening.maxSamples });
   await s.backend.setMeta(key, Buffer.from(hash));
   return { indexed: total, skipped: false, ms: Date.now() - t0 };
+}
+
+/** Text read from the demo images once (scripts/build-demo-ocr.ts), so that a first start needs no OCR. */
+export const OCR_CACHE_FILE = 'ocr.json';
+
+function readOcrCache(dir: string): Map<string, string> {
+  const f = path.join(dir, OCR_CACHE_FILE);
+  if (!fs.existsSync(f)) return new Map();
+  const j = JSON.parse(fs.readFileSync(f, 'utf8')) as { scales: number[]; texts: Record<string, string> };
+  return new Map(Object.entries(j.texts));
 }
