@@ -27,6 +27,7 @@ import { classTitle, type GroceryClass, type GrocerySample } from '../src/demo/g
 import { mulberry32 as prng } from '../src/util/prng.ts';
 import { embedFiles } from './embed-cache.ts';
 import { inspectFiles, type Inspections } from './inspect-cache.ts';
+import { benchSourcingCost, type CostReport } from './sourcing-cost.ts';
 import { add, blank, finish, loadGrocery, rankedIds, type Item, type Metrics } from './quality.ts';
 
 export const GALLERY_SEED = 11;
@@ -138,6 +139,7 @@ export interface SourcingReport {
   reseller: Array<{ alteration: string; n: number; sourceR1: number; inGroup: number; top1: number }>;
   wronglyGrouped: { wrong: number; members: number };
   model: EvidenceModel;
+  cost: CostReport;
 }
 
 /** Grocery-style evaluation with the evidence model: the answer a buyer gets, metrics as in quality.ts. */
@@ -208,10 +210,10 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
   const copyFiles = [...copies.gallery, ...copies.fit, ...copies.test].map((c) => c.file);
   const emb = new Map([...gro.emb, ...(await embedFiles(base.embedder, copyFiles, `reseller-${base.config.image.resize}`, log))]);
   log('  reading the images for evidence (OCR and ORB; cached in .cache/bench)…');
-  const insp = new Map([
+  const insp: Inspections = new Map([
     ...(await inspectFiles(base, gro.catalogue.map((c) => c.file), { scales: base.config.evidence.ocrIndexScales, tag: 'catalogue' }, log)),
-    ...(await inspectFiles(base, [...gro.val.map((q) => q.sample.path), ...copyFiles], { scales: base.config.evidence.ocrScales, tag: 'queries' }, log)),
-    ...(await inspectFiles(base, gro.trainItems.map((t) => t.file), { scales: base.config.evidence.ocrScales, tag: 'train' }, log)),
+    ...(await inspectFiles(base, [...copies.gallery, ...copies.fit].map((c) => c.file), { scales: base.config.evidence.ocrScales, tag: 'copies' }, log)),
+    ...(await inspectFiles(base, gro.val.map((q) => q.sample.path), { scales: base.config.evidence.ocrScales, tag: 'val' }, log)),
   ]);
 
   const catalogue: EvItem[] = gro.catalogue.map((c) => ({ ...c, kind: 'catalogue' }));
@@ -221,12 +223,12 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
   // ---- fit
   const pairs = { X: [] as number[][], y: [] as boolean[], src: [] as string[] };
   const K = base.config.search.candidates;
-  for (const [name, items] of [['catalogue', catalogue], ['catalogue+train', [...catalogue, ...train]]] as Array<[string, EvItem[]]>) {
-    const g = await openGallery(noModel, items, classes, emb, insp, { groups: false });
-    await collectPairs(g, gro.val, emb, insp, K, pairs, `val:${name}`);
-    await g.close();
-  }
-  const rg = await openGallery(noModel, [...catalogue, ...copies.gallery, ...train], classes, emb, insp, { groups: false });
+  // fitting galleries leave the train photos out (reading them all is the bench's longest step); the report
+  // below keeps them, as distractors and as the second Grocery gallery
+  const vg = await openGallery(noModel, catalogue, classes, emb, insp, { groups: false });
+  await collectPairs(vg, gro.val, emb, insp, K, pairs, 'val');
+  await vg.close();
+  const rg = await openGallery(noModel, [...catalogue, ...copies.gallery], classes, emb, insp, { groups: false });
   await collectPairs(rg, asQueries(copies.fit, classes), emb, insp, K, pairs, 'reseller');
   await rg.close();
   // each source of pairs weighs the same in total, so that the many easy negatives of one do not drown the other
@@ -249,7 +251,7 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
     modelVersion: base.embedder.modelVersion,
     logistic,
     sameSourceCut: Math.round(Math.max(cut, 0.5) * 1e4) / 1e4,
-    fittedOn: `${pairs.X.length} pairs (top ${K} by image) of Grocery val photos on both galleries and of reseller copies (seed ${FIT_SEED}) on a gallery of catalogue images, copies (seed ${GALLERY_SEED}) and train photos`,
+    fittedOn: `${pairs.X.length} pairs (top ${K} by image) of Grocery val photos on the catalogue and of reseller copies (seed ${FIT_SEED}) on a gallery of the catalogue images and their copies (seed ${GALLERY_SEED})`,
     metrics: { pairs: pairs.X.length, positives, precisionTarget: 0.99, recallAtCut },
   };
   log(`  evidence model fitted on ${pairs.X.length} pairs (${positives} same product); cut P ≥ ${model.sameSourceCut} (precision ≥ 0.99 on them, recall ${recallAtCut.toFixed(3)})`);
@@ -262,8 +264,12 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
 
   // ---- report on test
   const tested: Services = { ...base, evidence: model };
-  const testInsp = await inspectFiles(base, gro.test.map((q) => q.sample.path), { scales: base.config.evidence.ocrScales, tag: 'test' }, log);
-  for (const [k, v] of testInsp) insp.set(k, v);
+  for (const [files, tag] of [
+    [copies.test.map((c) => c.file), 'copies-test'],
+    [gro.test.map((q) => q.sample.path), 'test'],
+    [gro.trainItems.map((t) => t.file), 'train'],
+  ] as Array<[string[], string]>)
+    for (const [k, v] of await inspectFiles(base, files, { scales: base.config.evidence.ocrScales, tag }, log)) insp.set(k, v);
   const grocery = [];
   for (const [name, items] of [['catalogue only', catalogue], ['catalogue + train', [...catalogue, ...train]]] as Array<[string, EvItem[]]>) {
     const g = await openGallery(tested, items, classes, emb, insp, { groups: true });
@@ -273,6 +279,9 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
   const g = await openGallery(tested, [...catalogue, ...copies.gallery, ...train], classes, emb, insp, { groups: true });
   const rs = await evaluateReseller(g, asQueries(copies.test, classes), emb, insp);
   await g.close();
+  const costGallery = [...catalogue, ...copies.gallery, ...train].map((it) => ({ file: it.file, title: classTitle(classes[it.fine].name) }));
+  const costQueries = gro.test.filter((_, i) => i % 60 === 0).map((q) => q.sample.path);
+  const cost = await benchSourcingCost(tested, costGallery, emb, insp, costQueries, Number(process.env.BENCH_COST_N ?? 10_000), log);
   log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  return { grocery, reseller: rs.rows, wronglyGrouped: { wrong: rs.wrong, members: rs.members }, model };
+  return { grocery, reseller: rs.rows, wronglyGrouped: { wrong: rs.wrong, members: rs.members }, model, cost };
 }
