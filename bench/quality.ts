@@ -59,7 +59,7 @@ function recordFor(item: Item, cls: GroceryClass, e: ImageEmbedding, proj: Proje
 /** The ranked list a buyer sees: same-source groups (source first, then its listings), then substitutes. */
 export function rankedIds(a: SearchAnswer): Array<{ id: string; same: boolean; section: 'same' | 'sub' }> {
   const out: Array<{ id: string; same: boolean; section: 'same' | 'sub' }> = [];
-  for (const g of a.sameSource) for (const l of [g.source, ...g.listings]) out.push({ id: l.id, same: true, section: 'same' });
+  for (const g of a.sameSource) for (const l of [g.source, ...g.listings]) out.push({ id: l.id, same: g.verdict === 'same', section: 'same' });
   for (const s of a.substitutes) out.push({ id: s.listing.id, same: false, section: 'sub' });
   return out;
 }

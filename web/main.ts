@@ -16,6 +16,7 @@ type Listing = {
 };
 type Group = {
   groupId: string;
+  verdict?: 'same' | 'likely';
   confidence: number;
   source: Listing;
   sourceReason: string;
@@ -406,7 +407,7 @@ function renderGroup(g: Group, i: number): HTMLElement {
   const body = el(
     'div',
     { class: 'card-body' },
-    el('p', { class: 'kicker' }, i === 0 ? 'Best match · likely source' : 'Likely source'),
+    el('p', { class: 'kicker' }, g.verdict === 'likely' ? 'Possibly the same product (not proven)' : i === 0 ? 'Best match · likely source' : 'Likely source'),
     titleOf(s),
     badges(s),
     priceLine(s),

@@ -112,6 +112,7 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Built {
     if (g.length > 1) summary.push(`${g.length} listings show the same product`);
     return {
       groupId: `g-${source.id}`,
+      verdict: 'same' as const,
       confidence: confidenceOf(best.similarity, o),
       source,
       sourceReason: reason,
@@ -134,58 +135,81 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Built {
   return { sameSource, ...substitutesOf(rest, cands, sameSource, o) };
 }
 
-/** Evidence mode: one group, the listings judged to show the query's very product (a photo shows one). */
+/** P(same) from which an unproven candidate is more likely the query's product than a substitute. */
+const LIKELY = 0.5;
+
+/**
+ * Evidence mode. The first group holds the listings judged to show the query's very product (a photo shows
+ * one product) with their index-time group mates: verdict "same". Candidates more likely the product than
+ * not, but under the cut-off, follow as "likely" groups (one per index-time group), so that they are neither
+ * passed off as proven nor as substitutes. Everything else may be a substitute.
+ */
 function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
   const cut = o.evidenceCut!;
-  const sure = cands.filter((c) => c.pSame! >= cut);
-  // listings grouped at index time with a sure one are the same product too (their own evidence, e.g. the
-  // same title and supplier, may be stronger than the query photo's)
-  const groupIds = new Set(sure.map((c) => c.record.extras?.sourceGroupId).filter((g): g is string => !!g));
-  const members = cands.filter((c) => c.pSame! >= cut || (c.record.extras?.sourceGroupId && groupIds.has(c.record.extras.sourceGroupId)));
-  const rest = cands.filter((c) => !members.includes(c));
+  const gid = (c: Candidate) => c.record.extras?.sourceGroupId ?? `g-${c.record.product.id}`;
+  const taken = new Set<Candidate>();
   const sameSource: SearchAnswer['sameSource'] = [];
-  if (members.length) {
-    const listings = members.map(toListing);
-    const elected = electSource(listings);
-    const source = elected.source;
-    const srcCand = members.find((c) => c.record.product.id === source.id)!;
-    const best = members.reduce((a, b) => (b.pSame! > a.pSame! ? b : a));
-    const ev = best.evidence!;
-    const prices = listings.filter((l) => l.price).map((l) => l.price!);
-    const cur = prices[0]?.currency;
-    // listings of these groups the search did not retrieve still sell the product
-    let indexed = members.filter((c) => !c.record.extras?.sourceGroupId).length;
-    for (const g of groupIds) indexed += o.groupSizes?.get(g) ?? 0;
-    const summary = describeEvidence(ev);
-    if (members.length > 1) summary.push(`${members.length} listings found show the same product`);
-    sameSource.push({
-      groupId: srcCand.record.extras?.sourceGroupId ?? `g-${source.id}`,
-      confidence: round(best.pSame!),
-      source,
-      sourceReason: elected.reason,
-      listings: listings.filter((l) => l.id !== source.id).sort((a, b) => (b.sameProductChance ?? 0) - (a.sameProductChance ?? 0) || b.similarity - a.similarity),
-      listingCount: Math.max(members.length, indexed),
-      priceRange: prices.length && prices.every((p) => p.currency === cur)
-        ? { min: Math.min(...prices.map((p) => p.amount)), max: Math.max(...prices.map((p) => p.amount)), currency: cur }
-        : null,
-      evidence: {
-        imageSimilarity: round(ev.cosine),
-        phashDistance: ev.phashDistance,
-        textMatch: best.textMatch,
-        samePhoto: ev.phashDistance !== null && ev.phashDistance <= SAME_PHOTO_BITS,
-        summary,
-        calibrated: true,
-        matchedDetails: ev.inliers,
-        mirrored: ev.mirrored,
-        textOnProduct: ev.ocrSim === null ? null : round(ev.ocrSim),
-        titleSimilarity: ev.titleSim === null ? null : round(ev.titleSim),
-        sameSupplier: ev.sameSupplier,
-      },
-    });
+  // listings grouped at index time with a sure one are the same product too (their own evidence, e.g. a
+  // shared photo with another listing, may be stronger than the query photo's)
+  const sure = cands.filter((c) => c.pSame! >= cut);
+  if (sure.length) {
+    const ids = new Set(sure.map(gid));
+    const members = cands.filter((c) => c.pSame! >= cut || ids.has(gid(c)));
+    members.forEach((c) => taken.add(c));
+    sameSource.push(judgedGroup(members, ids, 'same', o));
   }
-  // unsure ones (P ≥ 0.5 but under the cut) are more likely the same product than a substitute: last
-  const ordered = [...rest].sort((a, b) => Number(a.pSame! >= 0.5) - Number(b.pSame! >= 0.5));
-  return { sameSource, ...substitutesOf(ordered, cands, sameSource, o) };
+  for (const c of cands) {
+    if (sameSource.length >= o.limit) break;
+    if (taken.has(c) || c.pSame! < LIKELY) continue;
+    const members = cands.filter((x) => !taken.has(x) && gid(x) === gid(c));
+    members.forEach((x) => taken.add(x));
+    sameSource.push(judgedGroup(members, new Set([gid(c)]), 'likely', o));
+  }
+  // substitutes are "similar": ordered by the look (whitened image score), not by P(same)
+  const rest = cands.filter((c) => !taken.has(c)).sort((a, b) => b.score - a.score);
+  return { sameSource, ...substitutesOf(rest, cands, sameSource, o) };
+}
+
+function judgedGroup(members: Candidate[], groupIds: Set<string>, verdict: 'same' | 'likely', o: AnswerOptions): SearchAnswer['sameSource'][number] {
+  const listings = members.map(toListing);
+  const elected = electSource(listings);
+  const source = elected.source;
+  const best = members.reduce((a, b) => (b.pSame! > a.pSame! ? b : a));
+  const ev = best.evidence!;
+  const prices = listings.filter((l) => l.price).map((l) => l.price!);
+  const cur = prices[0]?.currency;
+  // listings of these groups that the search did not retrieve still sell the product
+  let indexed = 0;
+  for (const g of groupIds) indexed += o.groupSizes?.get(g) ?? 0;
+  const summary = describeEvidence(ev);
+  if (verdict === 'likely') summary.unshift('more likely the same product than not, but not proven');
+  if (members.length > 1) summary.push(`${members.length} listings found show the same product`);
+  const srcCand = members.find((c) => c.record.product.id === source.id)!;
+  return {
+    groupId: srcCand.record.extras?.sourceGroupId ?? `g-${source.id}`,
+    verdict,
+    confidence: round(best.pSame!),
+    source,
+    sourceReason: elected.reason,
+    listings: listings.filter((l) => l.id !== source.id).sort((a, b) => (b.sameProductChance ?? 0) - (a.sameProductChance ?? 0) || b.similarity - a.similarity),
+    listingCount: Math.max(members.length, indexed),
+    priceRange: prices.length && prices.every((p) => p.currency === cur)
+      ? { min: Math.min(...prices.map((p) => p.amount)), max: Math.max(...prices.map((p) => p.amount)), currency: cur }
+      : null,
+    evidence: {
+      imageSimilarity: round(ev.cosine),
+      phashDistance: ev.phashDistance,
+      textMatch: best.textMatch,
+      samePhoto: ev.phashDistance !== null && ev.phashDistance <= SAME_PHOTO_BITS,
+      summary,
+      calibrated: true,
+      matchedDetails: ev.inliers,
+      mirrored: ev.mirrored,
+      textOnProduct: ev.ocrSim === null ? null : round(ev.ocrSim),
+      titleSimilarity: ev.titleSim === null ? null : round(ev.titleSim),
+      sameSupplier: ev.sameSupplier,
+    },
+  };
 }
 
 function substitutesOf(rest: Candidate[], cands: Candidate[], sameSource: SearchAnswer['sameSource'], o: AnswerOptions): Omit<Built, 'sameSource'> {

@@ -98,6 +98,9 @@ export const Evidence = z
 export const SameSourceGroup = z
   .object({
     groupId: z.string(),
+    verdict: z.enum(['same', 'likely']).openapi({
+      description: "same: judged the very product of the query (P(same) at or above the cut-off chosen for 99% precision); likely: more likely than not, unproven",
+    }),
     confidence: z.number().min(0).max(1),
     source: Listing,
     sourceReason: z.string().openapi({ example: 'factory badge' }),
