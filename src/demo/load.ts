@@ -13,7 +13,8 @@ export async function loadDemoCatalogue(s: Services, dir = DEFAULT_DEMO_CATALOGU
   const t0 = Date.now();
   const file = path.join(dir, 'catalogue.jsonl');
   const hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  const key = `demo:${s.embedder.modelVersion}`;
+  // a new text model (or its arrival) re-indexes the demo listings, so that they all get text vectors
+  const key = `demo:${s.embedder.modelVersion}${s.textEmbedder ? `+${s.textEmbedder.modelVersion}` : ''}`;
   const seen = await s.backend.getMeta(key);
   if (seen?.toString() === hash && (await s.backend.count()) > 0) return { indexed: 0, skipped: true, ms: Date.now() - t0 };
 
