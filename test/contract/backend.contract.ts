@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, IndexRecord } from '../../src/index/backend.ts';
 import { filterAttrs, type Filters } from '../../src/index/components/filters.ts';
+import { rrf } from '../../src/index/components/fusion.ts';
 import { tokenize } from '../../src/text/tokenize.ts';
 import { bruteKnn, bruteKnnText, bruteText, makeCorpus, makeRecord, near, prng, SPECIAL, TEXT_DIMS, TEXT_MODEL, unitVector } from './synthetic.ts';
 
@@ -185,6 +186,21 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
         const top3 = await b.knnText(query, { k: 3, filters });
         expect(ids(top3), caseName).toEqual(ids(want).slice(0, 3));
       }
+    });
+
+    it('hybrid: keyword and text-vector hits fused by rrf (as the search verb does) qualify the same products', async () => {
+      const toks = tokenize('保温杯 mug backpack');
+      const v = near(prng(31), corpus.byId.get('p-033')!.textVector!, 0.5);
+      for (const [caseName, filters] of Object.entries({ none: undefined, ...FILTER_CASES })) {
+        const [kw, sem] = await Promise.all([b.text(toks, { k: N * 2, filters }), b.knnText(v, { k: 20, filters })]);
+        const fused = rrf({ text: kw, semantic: sem });
+        const want = new Set([...bruteText(model.values(), toks, filters), ...ids(bruteKnnText(model.values(), v, 20, filters))]);
+        expect(sorted(ids(fused)), caseName).toEqual(sorted([...want]));
+        seen[`hybrid:${caseName}`] = sorted(ids(fused));
+      }
+      const both = rrf({ text: await b.text(tokenize('stainless steel thermos flask'), { k: 10 }), semantic: await b.knnText(v, { k: 10 }) });
+      expect(both[0].id).toBe('p-033');
+      expect(Object.keys(both[0].ranks).sort()).toEqual(['semantic', 'text']);
     });
 
     it('text search finds the right product (Chinese and English)', async () => {
