@@ -13,13 +13,29 @@ import { INDEX_DIMS } from './vision/projection.ts';
 import { loadCalibration } from './match/calibration.ts';
 import { loadEvidenceModel, type EvidenceModel } from './match/evidence.ts';
 import type { OcrReader } from './vision/ocr/index.ts';
+import { TextEmbedder } from './text/embedder.ts';
+import { loadTextModelManifest } from './text/model-fetch.ts';
+import { DEFAULT_TEXT_DIMS } from './index/backend.ts';
+import { DEFAULT_MODELS_DIR } from './vision/model-build.ts';
 
-export async function createBackend(config: Config): Promise<Backend> {
+export async function createBackend(config: Config, textDims = DEFAULT_TEXT_DIMS): Promise<Backend> {
   if (config.backend === 'elasticsearch') {
     const { ElasticsearchBackend } = await import('./index/elasticsearch/backend.ts');
-    return new ElasticsearchBackend({ ...config.es, dims: INDEX_DIMS });
+    return new ElasticsearchBackend({ ...config.es, dims: INDEX_DIMS, textDims });
   }
-  return new EmbeddedBackend({ dir: path.join(config.dataDir, 'embedded'), dims: INDEX_DIMS, exactBelow: config.search.exactBelow });
+  return new EmbeddedBackend({ dir: path.join(config.dataDir, 'embedded'), dims: INDEX_DIMS, textDims, exactBelow: config.search.exactBelow });
+}
+
+/**
+ * The text model if its files are in models/ and match the manifest; never downloads (that is
+ * scripts/fetch-text-models.ts, run before `npm start`). Absent: null and the reason, and the service
+ * searches words by keyword only.
+ */
+export async function createTextEmbedder(config: Config, modelsDir = DEFAULT_MODELS_DIR): Promise<{ embedder: TextEmbedder | null; missing?: string }> {
+  if (config.text.model === 'off') return { embedder: null, missing: 'TEXT_MODEL=off' };
+  const found = loadTextModelManifest(modelsDir, config.text.model);
+  if ('missing' in found) return { embedder: null, missing: found.missing };
+  return { embedder: await TextEmbedder.create(found.manifest, modelsDir, { threads: config.text.threads }) };
 }
 
 export async function createServices(config: Config, opts: { log?: (s: string) => void; backend?: Backend } = {}): Promise<Services> {
@@ -32,7 +48,10 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
     decodeConcurrency: config.vision.decodeConcurrency,
     limits: config.image,
   });
-  const backend = opts.backend ?? (await createBackend(config));
+  const text = await createTextEmbedder(config);
+  if (text.embedder) log(`text model ${text.embedder.modelVersion}: words are searched by keyword and by meaning (hybrid)`);
+  else log(`text model not loaded (${text.missing}): words are searched by keyword only; run \`npm run fetch:models\` for semantic search`);
+  const backend = opts.backend ?? (await createBackend(config, text.embedder?.dims));
   await backend.init();
   const projection = await ProjectionState.load(backend, embedder.dims);
   const calibration = loadCalibration(embedder.modelVersion);
@@ -52,7 +71,19 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
           throw e;
         }))
     : null;
-  return { config, backend, embedder, fetcher: new GuardedFetcher(config.fetch), projection, calibration, evidence, ocr: ocrLoader, log };
+  return {
+    config,
+    backend,
+    embedder,
+    textEmbedder: text.embedder,
+    ...(text.missing ? { textModelMissing: text.missing } : {}),
+    fetcher: new GuardedFetcher(config.fetch),
+    projection,
+    calibration,
+    evidence,
+    ocr: ocrLoader,
+    log,
+  };
 }
 
 /**
@@ -72,4 +103,5 @@ async function evidenceWithIndex(backend: Backend, fromFile: EvidenceModel | nul
 export async function closeServices(s: Services): Promise<void> {
   await s.backend.close();
   await s.embedder.close();
+  await s.textEmbedder?.close();
 }

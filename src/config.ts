@@ -39,6 +39,8 @@ export interface Config {
   whitening: { shrink: number; maxSamples: number };
   /** same-source evidence: local features and OCR, read at index and query time */
   evidence: { local: boolean; ocr: boolean; ocrScales: number[]; ocrIndexScales: number[]; ocrThreads: number };
+  /** semantic text search: the model's name in models/manifest.json `text` ('off': keyword-only), ORT threads */
+  text: { model: string; threads: number; prfDocs: number; semanticFloor: number; semanticMargin: number };
   fetch: { timeoutMs: number; maxBytes: number; maxRedirects: number; allowHosts: string[] };
   es: { url: string; index: string; apiKey?: string; username?: string; password?: string; caFile?: string };
   /** names of the settings given explicitly, which a fitted calibration must not override */
@@ -80,6 +82,13 @@ export function loadConfig(env: Env = process.env): Config {
       ocrScales: scales(env, 'OCR_SCALES', [2]),
       ocrIndexScales: scales(env, 'OCR_INDEX_SCALES', [2, 4]),
       ocrThreads: int(env, 'OCR_THREADS', 1),
+    },
+    text: { model: env.TEXT_MODEL || 'bge-small-zh-v1.5-q', threads: int(env, 'TEXT_THREADS', 1), prfDocs: int(env, 'TEXT_PRF_DOCS', 3),
+      // text-vector cosine above which a semantic hit counts as a words match: keeps 95 % of the relevant
+      // top-10 hits of the bilingual queries and drops half of the irrelevant ones (bge-small-zh-v1.5)
+      semanticFloor: Number(env.TEXT_SEMANTIC_FLOOR ?? 0.5),
+      // ... or within this margin of the query's best semantic hit
+      semanticMargin: Number(env.TEXT_SEMANTIC_MARGIN ?? 0.08),
     },
     fetch: {
       timeoutMs: int(env, 'FETCH_TIMEOUT_MS', 5000),

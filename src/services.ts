@@ -2,6 +2,7 @@
 import type { Config } from './config.ts';
 import type { Backend } from './index/backend.ts';
 import type { ImageEmbedder } from './vision/embedder.ts';
+import type { TextEmbedder } from './text/embedder.ts';
 import type { GuardedFetcher } from './link/fetcher.ts';
 import type { ProjectionState } from './index/methods/projection.ts';
 import type { Calibration } from './match/calibration.ts';
@@ -12,6 +13,10 @@ export interface Services {
   config: Config;
   backend: Backend;
   embedder: ImageEmbedder;
+  /** semantic text embeddings; null when the model is absent or off (the service then searches words by keyword only) */
+  textEmbedder: TextEmbedder | null;
+  /** why textEmbedder is null, for /healthz and the start-up log */
+  textModelMissing?: string;
   fetcher: GuardedFetcher;
   projection: ProjectionState;
   /** same-source calibration for the running model, if the bench has fitted one */

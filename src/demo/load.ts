@@ -13,8 +13,9 @@ export async function loadDemoCatalogue(s: Services, dir = DEFAULT_DEMO_CATALOGU
   const t0 = Date.now();
   const file = path.join(dir, 'catalogue.jsonl');
   const hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  // the evidence model is part of the key: a newly fitted one re-forms the groups
-  const key = `demo:${s.embedder.modelVersion}:${s.evidence?.version ?? 'no-evidence'}`;
+  // a new text model (or its arrival) re-indexes the demo listings, so that they all get text vectors; a
+  // newly fitted evidence model re-forms the groups
+  const key = `demo:${s.embedder.modelVersion}${s.textEmbedder ? `+${s.textEmbedder.modelVersion}` : ''}:${s.evidence?.version ?? 'no-evidence'}`;
   const ocrCache = readOcrCache(dir);
   const seen = await s.backend.getMeta(key);
   if (seen?.toString() === hash && (await s.backend.count()) > 0) return { indexed: 0, skipped: true, ms: Date.now() - t0 };

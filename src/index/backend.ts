@@ -25,7 +25,17 @@ export interface IndexRecord {
   contentHash: string;
   /** same-source evidence read at index time (OCR text, local features, group); absent on older records */
   extras?: RecordExtras;
+  /**
+   * L2-normalised semantic embedding of the listing's words (src/text/embedder.ts); null or absent for
+   * records indexed without a text model: they are simply never semantic hits.
+   */
+  textVector?: Float32Array | null;
+  /** the text model that made textVector (its modelVersion) */
+  textModel?: string | null;
 }
+
+/** Dimensions of the text vectors a new store is made for (bge-small-zh-v1.5). */
+export const DEFAULT_TEXT_DIMS = 512;
 
 export interface Hit {
   id: string;
@@ -75,6 +85,11 @@ export interface Backend {
   groupSizes(groupIds: string[]): Promise<Map<string, number>>;
   /** kNN over image vectors with the filters applied inside the search; one hit per product (best image). */
   knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]>;
+  /**
+   * kNN over the products' text vectors with the same filters inside the search; products without a text
+   * vector are never hits. Scores are the exact dot product (cosine) on both backends.
+   */
+  knnText(vector: Float32Array, opts: SearchOptions): Promise<Hit[]>;
   /** Keyword search over our tokens with the same filters. */
   text(tokens: string[], opts: SearchOptions): Promise<Hit[]>;
   /** Every record, in batches, for re-projection and whitening fits. */

@@ -17,6 +17,8 @@ export interface Candidate {
   similarity: number;
   imageIdx: number;
   textMatch: boolean;
+  /** the listing's words are close in meaning to the query's (text-vector cosine above the semantic floor) */
+  semanticMatch?: boolean;
   phashDistance: number | null;
   /** P(same product as the query) from all the evidence, when an evidence model judged this candidate */
   pSame?: number;
@@ -109,6 +111,7 @@ export function buildAnswer(cands: Candidate[], o: AnswerOptions): Built {
     if (samePhoto) summary.push('same photo (near-identical image)');
     summary.push(`image similarity ${srcCand.similarity.toFixed(2)}`);
     if (srcCand.textMatch) summary.push('your words match its title');
+    else if (srcCand.semanticMatch) summary.push('its title means what your words say');
     if (g.length > 1) summary.push(`${g.length} listings show the same product`);
     return {
       groupId: `g-${source.id}`,
@@ -216,7 +219,7 @@ function substitutesOf(rest: Candidate[], cands: Candidate[], sameSource: Search
   const ref = o.referencePrice ?? (sameSource[0]?.source.price ? { amount: sameSource[0].source.price.amount, currency: sameSource[0].source.price.currency, from: 'source' as const } : null);
 
   let subs = rest
-    .filter((c) => c.similarity >= o.substituteFloor || c.textMatch)
+    .filter((c) => c.similarity >= o.substituteFloor || c.textMatch || c.semanticMatch)
     .map((c) => {
       const l = toListing(c);
       const priceDelta = ref && l.price && l.price.currency === ref.currency

@@ -5,7 +5,8 @@ import { rrf } from '../index/components/fusion.ts';
 import type { Hit, IndexRecord } from '../index/backend.ts';
 import type { SearchAnswer } from '../schema/search.ts';
 import type { Services } from '../services.ts';
-import { glossListings, understandWords } from '../text/words.ts';
+import { glossListings, semanticQueryText, understandWords } from '../text/words.ts';
+import { pooledImageVector } from './expansion.ts';
 import type { Region } from '../vision/decode.ts';
 import { dot } from '../vision/pooling.ts';
 import type { ImageEmbedding } from '../vision/embedder.ts';
@@ -31,6 +32,11 @@ export interface SearchInput {
   link?: NonNullable<SearchAnswer['query']['link']>;
   /** language for titleTranslated on Chinese titles (only 'en' is glossed) */
   lang?: string;
+  /**
+   * Which retrievers a words query uses (all by default; the bench and tests switch them off one by one):
+   * keyword (our tokens, BM25), semantic (text-vector kNN), prf (image kNN from the best hits' photos).
+   */
+  retrieval?: { keyword?: boolean; semantic?: boolean; prf?: boolean };
 }
 
 /**
@@ -88,36 +94,74 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
   }
   // words: language identified, non-Chinese translated into Chinese terms searched with the original tokens
   const words = input.text ? understandWords(input.text) : null;
-  const tokens = words?.searchTokens ?? [];
+  const use = { keyword: true, semantic: true, prf: true, ...input.retrieval };
+  const tokens = use.keyword ? (words?.searchTokens ?? []) : [];
+  const textModel = s.textEmbedder ?? null;
+  const semanticText = input.text && use.semantic && textModel ? semanticQueryText(input.text, words) : null;
 
   const t1 = performance.now();
   const lists: Record<string, Hit[]> = {};
-  const [vhits, thits] = await Promise.all([
+  const [vhits, thits, shits] = await Promise.all([
     qvec ? s.backend.knn(qvec.vector, { k: K, filters: input.filters }) : Promise.resolve(null),
     tokens.length ? s.backend.text(tokens, { k: K, filters: input.filters }) : Promise.resolve(null),
+    semanticText
+      ? (async () => {
+          const t = performance.now();
+          const v = await textModel!.embedOne(semanticText, 'query');
+          lap('textEmbedMs', t);
+          return s.backend.knnText(v, { k: K, filters: input.filters });
+        })()
+      : Promise.resolve(null),
   ]);
   if (vhits) lists.image = vhits;
   if (thits) lists.text = thits;
+  if (shits) lists.semantic = shits;
+  const wordsFused = rrf({ ...(thits ? { text: thits } : {}), ...(shits ? { semantic: shits } : {}) });
+
+  // a words-only query also searches the photos of its best few hits (pseudo-relevance feedback)
+  let expansion: SearchAnswer['query']['expansion'];
+  const prefetched = new Map<string, IndexRecord>();
+  if (!e && use.prf && wordsFused.length && s.config.text.prfDocs > 0) {
+    const top = await s.backend.getMany(wordsFused.slice(0, s.config.text.prfDocs).map((f) => f.id));
+    for (const [id, r] of top) prefetched.set(id, r);
+    const from = [...top.values()].filter((r) => r.images.length);
+    const pooled = pooledImageVector(from);
+    if (pooled) {
+      lists.prf = await s.backend.knn(pooled, { k: K, filters: input.filters });
+      expansion = { kind: 'image-prf', from: from.map((r) => r.product.id), hits: lists.prf.length };
+    }
+  }
   const fused = rrf(lists).slice(0, K);
   lap('retrieveMs', t1);
 
   const t2 = performance.now();
-  const records = await s.backend.getMany(fused.map((f) => f.id));
+  const missing = fused.map((f) => f.id).filter((id) => !prefetched.has(id));
+  const records = new Map([...prefetched, ...(await s.backend.getMany(missing))]);
   const textIds = new Set((thits ?? []).map((h) => h.id));
-  // a words-only query anchors on its best text hit's image, so that "same source" means the same product
-  if (!qvec && thits?.length) {
-    const anchor = records.get(thits[0].id);
-    if (anchor?.images[0]) qvec = anchor.images[0];
+  // semantic hits that count as words matches: above the floor, or close to the best one (a short query
+  // such as 移动电源 scores its right listing, 充电宝, at 0.48 only: the prefix-instructed query is far from all)
+  const meaningFloor = Math.min(s.config.text.semanticFloor, (shits?.[0]?.score ?? 0) - s.config.text.semanticMargin);
+  const meaningIds = new Set((shits ?? []).filter((h) => h.score >= meaningFloor).map((h) => h.id));
+  // a words-only query anchors on its best words hit's image (the best keyword hit first, as before semantic
+  // search existed), so that "same source" means the same product
+  if (!qvec && wordsFused.length) {
+    for (const id of [...(thits?.length ? [thits[0].id] : []), ...wordsFused.map((f) => f.id)]) {
+      const anchor = records.get(id) ?? (await s.backend.get(id));
+      if (anchor?.images[0]) {
+        qvec = anchor.images[0];
+        break;
+      }
+    }
   }
   const cands: Candidate[] = [];
   for (const f of fused) {
     const rec = records.get(f.id);
     if (!rec) continue;
     const b = qvec ? bestImage(qvec, rec) : { score: 0, sim: 0, idx: 0 };
-    cands.push({ record: rec, score: b.score, similarity: b.sim, imageIdx: b.idx, textMatch: textIds.has(f.id), phashDistance: minPhash(qhash, rec) });
+    cands.push({ record: rec, score: b.score, similarity: b.sim, imageIdx: b.idx, textMatch: textIds.has(f.id), semanticMatch: meaningIds.has(f.id), phashDistance: minPhash(qhash, rec) });
   }
   // image queries rank by the whitened score; words-only and hybrid keep the fused order
-  if (e && !tokens.length) cands.sort((a, b) => b.score - a.score);
+  if (e && !tokens.length && !shits) cands.sort((a, b) => b.score - a.score);
   lap('candidatesMs', t2);
 
   // a photo query: every candidate is judged on all the evidence, and ranked by P(same product)
@@ -162,10 +206,18 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
   lap('searchMs', t0);
   return {
     query: {
-      kind: e && tokens.length ? 'image+text' : e ? 'image' : 'text',
+      kind: e && (tokens.length || shits) ? 'image+text' : e ? 'image' : 'text',
       ...(input.text ? { text: input.text, tokens: words?.tokens ?? [] } : {}),
       ...(words ? { language: words.language } : {}),
       ...(words?.translation ? { translation: words.translation } : {}),
+      ...(input.text
+        ? {
+            semantic: textModel
+              ? { model: textModel.modelVersion, used: !!shits, hits: shits?.length ?? 0, ...(semanticText ? { text: semanticText } : {}) }
+              : { model: null, used: false, hits: 0 },
+          }
+        : {}),
+      ...(expansion ? { expansion } : {}),
       ...(qimage ? { image: qimage } : {}),
       ...(input.filters ? { filters: input.filters } : {}),
       referencePrice: answer.referencePrice,

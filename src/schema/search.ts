@@ -153,6 +153,29 @@ export const SearchAnswer = z
         .object({ terms: z.array(z.string()), from: z.string(), method: z.literal('dictionary') })
         .optional()
         .openapi({ description: 'Chinese terms the words were translated to and searched with besides the words themselves' }),
+      semantic: z
+        .object({
+          model: z.string().nullable(),
+          used: z.boolean(),
+          hits: z.number().int(),
+          text: z.string().optional().openapi({ description: 'what the model embedded: the words, then their translated terms' }),
+        })
+        .optional()
+        .openapi({
+          description:
+            'semantic search of the words: the text model (null when the service runs keyword-only), whether its nearest listings were fused with the keyword hits, and how many it returned',
+        }),
+      expansion: z
+        .object({
+          kind: z.literal('image-prf'),
+          from: z.array(z.string()),
+          hits: z.number().int(),
+        })
+        .optional()
+        .openapi({
+          description:
+            "a words query also searched the photos of its best hits (`from`, pooled into one visual query): listings with uninformative titles but the same photo are found this way",
+        }),
       image: z
         .object({ width: z.number(), height: z.number(), format: z.string(), phash: z.string(), region: Region.optional() })
         .optional(),

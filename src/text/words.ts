@@ -35,6 +35,16 @@ export function understandWords(text: string): UnderstoodWords {
   return { tokens, searchTokens, language, translation: { terms: t.terms, from: 'en', method: 'dictionary' } };
 }
 
+/**
+ * What the semantic model is asked to embed for a query: the words as written, followed by their Chinese
+ * translation when there is one. The model reads English too, but the catalogue's titles are Chinese, and
+ * the dictionary's terms put the query into the titles' language (measured in bench/bilingual.ts).
+ */
+export function semanticQueryText(text: string, words: UnderstoodWords | null): string {
+  const terms = words?.translation?.terms ?? [];
+  return terms.length ? `${text} ${terms.join(' ')}` : text;
+}
+
 const HAN = /\p{Script=Han}/u;
 
 interface Glossable {

@@ -4,8 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, IndexRecord } from '../../src/index/backend.ts';
 import { filterAttrs, type Filters } from '../../src/index/components/filters.ts';
+import { rrf } from '../../src/index/components/fusion.ts';
 import { tokenize } from '../../src/text/tokenize.ts';
-import { bruteKnn, bruteText, makeCorpus, makeRecord, near, prng, SPECIAL, unitVector } from './synthetic.ts';
+import { bruteKnn, bruteKnnText, bruteText, makeCorpus, makeRecord, near, prng, SPECIAL, TEXT_DIMS, TEXT_MODEL, unitVector } from './synthetic.ts';
 
 export interface ContractHooks {
   /** describe.skip the whole suite with this reason */
@@ -62,6 +63,15 @@ function expectSameRecord(got: IndexRecord | null | undefined, want: IndexRecord
     expect(maxAbsDiff(im.vector, want.images[j].vector)).toBeLessThanOrEqual(1e-6);
     expect(maxAbsDiff(im.descriptor, want.images[j].descriptor)).toBeLessThanOrEqual(1e-6);
   });
+  // a record written without a text vector (absent or null) reads back with null
+  if (want.textVector) {
+    expect(got!.textVector, `${want.product.id} text vector`).toBeInstanceOf(Float32Array);
+    expect(maxAbsDiff(got!.textVector!, want.textVector)).toBeLessThanOrEqual(1e-6);
+    expect(got!.textModel).toBe(want.textModel);
+  } else {
+    expect(got!.textVector ?? null, `${want.product.id} has no text vector`).toBeNull();
+    expect(got!.textModel ?? null).toBeNull();
+  }
 }
 
 export function backendContract(name: string, makeBackend: () => Promise<Backend>, hooks: ContractHooks = {}): void {
@@ -145,6 +155,54 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
       expect(seen['knn:priceRange'].some((id) => model.get(id)!.product.price!.amount === 100)).toBe(true);
     });
 
+    it('text-vector kNN equals brute force (ids, order, scores); records without a text vector never hit', async () => {
+      const withText = corpus.records.filter((r) => r.textVector);
+      const without = corpus.records.filter((r) => !r.textVector).map((r) => r.product.id);
+      expect(without.length).toBeGreaterThan(10);
+      expect(corpus.records.some((r) => !('textVector' in r))).toBe(true);
+      for (let q = 0; q < 12; q++) {
+        const base = withText[Math.floor(rnd() * withText.length)];
+        const query = q % 2 ? unitVector(rnd, TEXT_DIMS) : near(rnd, base.textVector!, 0.6);
+        const got = await b.knnText(query, { k: 10 });
+        const want = bruteKnnText(model.values(), query, 10);
+        expect(ids(got)).toEqual(ids(want));
+        got.forEach((h, i) => expect(h.score).toBeCloseTo(want[i].score, 5));
+        if (q % 2 === 0) expect(got[0].id).toBe(base.product.id);
+      }
+      const all = await b.knnText(unitVector(prng(4), TEXT_DIMS), { k: N * 2 });
+      expect(all).toHaveLength(withText.length);
+      for (const id of without) expect(ids(all)).not.toContain(id);
+      expect(await b.knnText(unitVector(prng(5), TEXT_DIMS), { k: 3 })).toHaveLength(3);
+    });
+
+    it('text-vector kNN applies each filter inside the search', async () => {
+      const query = unitVector(prng(98), TEXT_DIMS);
+      for (const [caseName, filters] of Object.entries(FILTER_CASES)) {
+        const got = await b.knnText(query, { k: N * 2, filters });
+        const want = bruteKnnText(model.values(), query, N * 2, filters);
+        expect(sorted(ids(got)), caseName).toEqual(sorted(ids(want)));
+        expect(ids(got).slice(0, 5), caseName).toEqual(ids(want).slice(0, 5));
+        seen[`knnText:${caseName}`] = sorted(ids(got));
+        const top3 = await b.knnText(query, { k: 3, filters });
+        expect(ids(top3), caseName).toEqual(ids(want).slice(0, 3));
+      }
+    });
+
+    it('hybrid: keyword and text-vector hits fused by rrf (as the search verb does) qualify the same products', async () => {
+      const toks = tokenize('保温杯 mug backpack');
+      const v = near(prng(31), corpus.byId.get('p-033')!.textVector!, 0.5);
+      for (const [caseName, filters] of Object.entries({ none: undefined, ...FILTER_CASES })) {
+        const [kw, sem] = await Promise.all([b.text(toks, { k: N * 2, filters }), b.knnText(v, { k: 20, filters })]);
+        const fused = rrf({ text: kw, semantic: sem });
+        const want = new Set([...bruteText(model.values(), toks, filters), ...ids(bruteKnnText(model.values(), v, 20, filters))]);
+        expect(sorted(ids(fused)), caseName).toEqual(sorted([...want]));
+        seen[`hybrid:${caseName}`] = sorted(ids(fused));
+      }
+      const both = rrf({ text: await b.text(tokenize('stainless steel thermos flask'), { k: 10 }), semantic: await b.knnText(v, { k: 10 }) });
+      expect(both[0].id).toBe('p-033');
+      expect(Object.keys(both[0].ranks).sort()).toEqual(['semantic', 'text']);
+    });
+
     it('text search finds the right product (Chinese and English)', async () => {
       const zh = tokenize('保温杯');
       const zhHits = await b.text(zh, { k: 10 });
@@ -224,6 +282,8 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
       fresh.images = [{ idx: 0, vector: unitVector(r), descriptor: unitVector(r, 1792), phash: '0123456789abcdef' }];
       fresh.product.images = [{ ref: `${id}/0/new` }];
       fresh.tokens = ['replacedtoken', '替换'];
+      fresh.textVector = unitVector(r, TEXT_DIMS);
+      fresh.textModel = TEXT_MODEL;
       expect(await b.upsert([fresh])).toEqual([{ id, ok: true }]);
       model.set(id, fresh);
       expectSameRecord(await b.get(id), fresh);
@@ -240,6 +300,16 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
       const oldOnly = old.tokens.filter((t) => t === `model${Number(id.slice(2))}`);
       expect(oldOnly).toHaveLength(1);
       expect(ids(await b.text(oldOnly, { k: 5 }))).not.toContain(id);
+      // the text vector is replaced too; the old one finds the product no more
+      const textHit = (await b.knnText(fresh.textVector, { k: 1 }))[0];
+      expect(textHit.id).toBe(id);
+      expect(textHit.score).toBeCloseTo(1, 5);
+      if (old.textVector) expect(ids(await b.knnText(old.textVector, { k: 3 }))).not.toContain(id);
+      // and a record rewritten without one (e.g. by a service without a text model) leaves the text space
+      const plain = { ...fresh, textVector: null, textModel: null };
+      expect(await b.upsert([plain])).toEqual([{ id, ok: true }]);
+      expect(ids(await b.knnText(fresh.textVector, { k: N * 2 }))).not.toContain(id);
+      expect(await b.upsert([fresh])).toEqual([{ id, ok: true }]);
     });
 
     it('delete removes the record from every read', async () => {
@@ -252,6 +322,8 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
       expect(await b.count()).toBe(N - 1);
       if (gone.images.length) expect(ids(await b.knn(gone.images[0].vector, { k: N }))).not.toContain('p-020');
       expect(ids(await b.text(gone.tokens, { k: N * 2 }))).not.toContain('p-020');
+      expect(gone.textVector).toBeTruthy();
+      expect(ids(await b.knnText(gone.textVector!, { k: N * 2 }))).not.toContain('p-020');
     });
 
     it('round-trips same-source extras and counts listings per group', async () => {
@@ -281,6 +353,9 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
     it('is durable across close and reopen', async () => {
       const q = unitVector(prng(77));
       const before = await b.knn(q, { k: 10, filters: { maxMoq: 50 } });
+      const tq = unitVector(prng(78), TEXT_DIMS);
+      const textBefore = await b.knnText(tq, { k: 10, filters: { maxMoq: 50 } });
+      expect(textBefore.length).toBeGreaterThan(0);
       const meta = await b.getMeta('projection');
       await b.close();
       b = await makeBackend();
@@ -289,6 +364,7 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
       const all = await b.getMany([...model.keys()]);
       for (const [id, r] of model) expectSameRecord(all.get(id), r);
       expect(await b.knn(q, { k: 10, filters: { maxMoq: 50 } })).toEqual(before);
+      expect(await b.knnText(tq, { k: 10, filters: { maxMoq: 50 } })).toEqual(textBefore);
       expect((await b.getMeta('projection'))!.equals(meta!)).toBe(true);
     });
 
@@ -354,6 +430,8 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
       expect(sorted(ids(await b.text(['rebuiltmarker'], { k: N * 2 })))).toEqual(sorted([...model.keys()].filter((id) => id !== live.product.id)));
       const q = unitVector(prng(21));
       expect(ids(await b.knn(q, { k: 10 }))).toEqual(ids(bruteKnn(model.values(), q, 10)));
+      const tq = unitVector(prng(22), TEXT_DIMS);
+      expect(ids(await b.knnText(tq, { k: 10 }))).toEqual(ids(bruteKnnText(model.values(), tq, 10)));
       // meta travels with the store
       expect((await b.getMeta('projection'))!.equals(meta!)).toBe(true);
       if (hooks.physicalIndex && hooks.physicalExists && physicalBefore) {

@@ -8,6 +8,8 @@ import { productText, tokenize } from '../../src/text/tokenize.ts';
 
 export const DIMS = 512;
 export const DESCRIPTOR_DIMS = 1792;
+export const TEXT_DIMS = 512;
+export const TEXT_MODEL = 'test-text-model-1';
 
 import { mulberry32 as prng } from '../../src/util/prng.ts';
 
@@ -113,6 +115,9 @@ export function makeRecord(rnd: () => number, i: number, opts: { projectionVersi
     tokens: tokenize(productText(input)),
     projectionVersion: opts.projectionVersion ?? 'test-proj-1',
     contentHash: `hash-${id}-${Math.floor(rnd() * 1e9)}`,
+    // every 9th record is "old": indexed before text vectors (field absent), every 9th+4 has an explicit null;
+    // drawn from their own seed, so that the other fields stay what they were before text vectors existed
+    ...(i % 9 === 8 ? {} : i % 9 === 4 ? { textVector: null, textModel: null } : { textVector: unitVector(prng(10_000 + i), TEXT_DIMS), textModel: TEXT_MODEL }),
   };
 }
 
@@ -150,4 +155,14 @@ export function bruteText(records: Iterable<IndexRecord>, tokens: string[], filt
   const out: string[] = [];
   for (const r of records) if (r.tokens.some((t) => want.has(t)) && matches(filterAttrs(r.product), filters)) out.push(r.product.id);
   return out.sort();
+}
+
+/** Exact kNN over the records' text vectors (records without one never hit), with `matches()` as the filter. */
+export function bruteKnnText(records: Iterable<IndexRecord>, q: Float32Array, k: number, filters?: Filters): Hit[] {
+  const out: Hit[] = [];
+  for (const r of records) {
+    if (!r.textVector || !matches(filterAttrs(r.product), filters)) continue;
+    out.push({ id: r.product.id, score: dot(q, r.textVector) });
+  }
+  return out.sort((a, b) => b.score - a.score || a.id.localeCompare(b.id)).slice(0, k);
 }

@@ -9,26 +9,30 @@
 // searchable, and durable (translog fsync per request, the ES default).
 import type { Client, estypes } from '@elastic/elasticsearch';
 import { AppError } from '../../errors.ts';
-import type {
-  Backend,
-  Hit,
-  IndexRecord,
-  RebuildContext,
-  RebuildOptions,
-  RebuildResult,
-  SearchOptions,
-  UpsertResult,
-  WriteRecords,
+import {
+  DEFAULT_TEXT_DIMS,
+  type Backend,
+  type Hit,
+  type IndexRecord,
+  type RebuildContext,
+  type RebuildOptions,
+  type RebuildResult,
+  type SearchOptions,
+  type UpsertResult,
+  type WriteRecords,
 } from '../backend.ts';
 import { backoffMs, esErrorType, isTransient, makeClient, sleep, toAppError, type EsConnectionOptions } from './client.ts';
-import { fromB64, fromSource, metaMapping, productMapping, toDoc, type EsDoc } from './mapping.ts';
-import { cosineFromScore, defaultNumCandidates, ES_MAX_K, knnBody, textBody } from './queries.ts';
+import { fromB64, fromSource, metaMapping, productMapping, textVectorProperties, toDoc, type EsDoc } from './mapping.ts';
+import { cosineFromScore, defaultNumCandidates, ES_MAX_K, knnBody, knnTextBody, textBody } from './queries.ts';
+import { dot } from '../../vision/pooling.ts';
 import { aliasTargets, IndexNames, listVersions } from './versions.ts';
 
 export interface ElasticsearchOptions extends EsConnectionOptions {
   /** alias name; physical indices are `<index>_v<N>`, meta lives in `<index>_meta` */
   index: string;
   dims: number;
+  /** dimensions of the text vectors (default DEFAULT_TEXT_DIMS) */
+  textDims?: number;
   /** kNN num_candidates: a number (at least k is always used) or a function of k; default max(100, 4k) */
   numCandidates?: number | ((k: number) => number);
   /**
@@ -51,7 +55,7 @@ export interface ElasticsearchOptions extends EsConnectionOptions {
   log?: (s: string) => void;
 }
 
-type Source = Omit<EsDoc, 'images'> & { images?: Array<Omit<EsDoc['images'][number], 'vector'>> };
+type Source = Omit<EsDoc, 'images' | 'text_vector'> & { images?: Array<Omit<EsDoc['images'][number], 'vector'>> };
 
 /** State of a running rebuild: the target index and the queue that orders its writes. */
 class Rebuilding {
@@ -144,9 +148,15 @@ export class ElasticsearchBackend implements Backend {
       } else if (targets.length > 1) {
         throw new AppError('internal', `the alias ${this.names.alias} points at several indices: ${targets.join(', ')}`);
       } else {
-        // an index made by an older release: add the fields introduced since (adding fields is always allowed)
-        const { properties } = productMapping(this.opts.dims);
-        await this.es.indices.putMapping({ index: targets[0], properties: { extras: properties!.extras, sourceGroupId: properties!.sourceGroupId } }, { requestTimeout: this.adminTimeout });
+        // an index made by an older release: add the fields introduced since (a no-op when it has them)
+        const { properties } = productMapping(this.opts.dims, this.opts.textDims ?? DEFAULT_TEXT_DIMS);
+        await this.es.indices.putMapping(
+          {
+            index: targets[0],
+            properties: { ...textVectorProperties(this.opts.textDims ?? DEFAULT_TEXT_DIMS), extras: properties!.extras, sourceGroupId: properties!.sourceGroupId },
+          },
+          { requestTimeout: this.adminTimeout },
+        );
       }
       await this.ensureMetaIndex();
     });
@@ -165,7 +175,7 @@ export class ElasticsearchBackend implements Backend {
     else if (this.opts.replicas !== undefined) settings.number_of_replicas = this.opts.replicas;
     try {
       await this.es.indices.create(
-        { index: name, settings, mappings: productMapping(this.opts.dims), wait_for_active_shards: 1 },
+        { index: name, settings, mappings: productMapping(this.opts.dims, this.opts.textDims ?? DEFAULT_TEXT_DIMS), wait_for_active_shards: 1 },
         { requestTimeout: this.adminTimeout },
       );
     } catch (e) {
@@ -366,6 +376,23 @@ export class ElasticsearchBackend implements Backend {
           if (s > best) (best = s), (idx = im.idx);
         }
         return { id: h._id!, score: best, imageIdx: idx };
+      }
+      return { id: h._id!, score: cosineFromScore(h._score ?? 0) };
+    });
+    return hits.sort((a, b) => b.score - a.score || a.id.localeCompare(b.id)).slice(0, want);
+  }
+
+  async knnText(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {
+    const exact = this.opts.exactRescore ?? true;
+    const want = Math.min(ES_MAX_K, Math.max(1, opts.k));
+    const kEs = exact ? Math.min(ES_MAX_K, Math.max(want + 10, Math.ceil(want * (this.opts.oversample ?? 1.5)))) : want;
+    const body = knnTextBody(vector, kEs, this.numCandidates(kEs), opts.filters, exact);
+    const r = await this.call('text knn search', () => this.es.search<Source>({ index: this.names.alias, ...body }));
+    const hits: Hit[] = r.hits.hits.map((h) => {
+      const b = h._source?.text_vector_b64;
+      if (exact && b) {
+        // exact dot product from the stored float32 copy, as the embedded backend computes it
+        return { id: h._id!, score: dot(vector, fromB64(b)) };
       }
       return { id: h._id!, score: cosineFromScore(h._score ?? 0) };
     });

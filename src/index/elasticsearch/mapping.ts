@@ -60,13 +60,30 @@ export interface EsDoc {
   /** same-source evidence (components/extras.ts), base64; not indexed */
   extras?: string | null;
   sourceGroupId?: string | null;
+  /** the listing's text embedding (absent when it has none): indexed, left out of _source like images.vector */
+  text_vector?: number[];
+  /** the same vector as base64 float32, for exact re-scoring and exact round trips */
+  text_vector_b64?: string;
+  textModel?: string | null;
 }
 
-export function productMapping(dims: number): estypes.MappingTypeMapping {
+/**
+ * The text-vector fields. Separate, because init() also adds them to an index created before text vectors
+ * existed (adding fields to a mapping is allowed; its records simply lack them).
+ */
+export function textVectorProperties(textDims: number): Record<string, Property> {
+  return {
+    text_vector: { type: 'dense_vector', dims: textDims, index: true, similarity: 'dot_product', index_options: { type: 'int8_hnsw' } } as Property,
+    text_vector_b64: { type: 'binary', doc_values: false },
+    textModel: { type: 'keyword' },
+  };
+}
+
+export function productMapping(dims: number, textDims: number): estypes.MappingTypeMapping {
   const filterProps = Object.fromEntries(Object.values(FILTER_FIELDS).map((f) => [f.name, f.mapping]));
   return {
     dynamic: 'strict',
-    _source: { excludes: ['images.vector'] },
+    _source: { excludes: ['images.vector', 'text_vector'] },
     properties: {
       id: { type: 'keyword' },
       supplierId: { type: 'keyword' },
@@ -95,6 +112,7 @@ export function productMapping(dims: number): estypes.MappingTypeMapping {
       modelVersion: { type: 'keyword' },
       extras: { type: 'binary', doc_values: false },
       sourceGroupId: { type: 'keyword' },
+      ...textVectorProperties(textDims),
     },
   };
 }
@@ -143,12 +161,13 @@ export function toDoc(r: IndexRecord): EsDoc {
     projectionVersion: r.projectionVersion,
     contentHash: r.contentHash,
     modelVersion: r.product.modelVersion ?? null,
+    ...(r.textVector ? { text_vector: Array.from(r.textVector), text_vector_b64: b64(r.textVector), textModel: r.textModel ?? null } : {}),
     extras: encodeExtras(r.extras)?.toString('base64') ?? null,
     sourceGroupId: r.extras?.sourceGroupId ?? null,
   };
 }
 
-export function fromSource(src: Omit<EsDoc, 'images'> & { images?: Array<Omit<EsImage, 'vector'>> }): IndexRecord {
+export function fromSource(src: Omit<EsDoc, 'images' | 'text_vector'> & { images?: Array<Omit<EsImage, 'vector'>> }): IndexRecord {
   const extras = src.extras ? decodeExtras(Buffer.from(src.extras, 'base64')) : undefined;
   return {
     ...(extras ? { extras } : {}),
@@ -156,6 +175,8 @@ export function fromSource(src: Omit<EsDoc, 'images'> & { images?: Array<Omit<Es
     tokens: src.tokens ? src.tokens.split(' ') : [],
     projectionVersion: src.projectionVersion ?? null,
     contentHash: src.contentHash,
+    textVector: src.text_vector_b64 ? fromB64(src.text_vector_b64) : null,
+    textModel: src.text_vector_b64 ? (src.textModel ?? null) : null,
     images: (src.images ?? [])
       .map((im) => ({ idx: im.idx, phash: im.phash, vector: fromB64(im.vector_b64), descriptor: fromB64(im.descriptor) }))
       .sort((x, y) => x.idx - y.idx),

@@ -69,6 +69,26 @@ export function knnBody(vector: Float32Array, k: number, numCandidates: number, 
   };
 }
 
+/**
+ * kNN over the products' text vectors (one per product, so no nested documents): the same filter inside the
+ * knn clause; with `withVectors` the stored float32 copy comes back for exact re-scoring.
+ */
+export function knnTextBody(vector: Float32Array, k: number, numCandidates: number, filters: Filters | undefined, withVectors: boolean): estypes.SearchRequest {
+  const kk = Math.min(ES_MAX_K, Math.max(1, k));
+  return {
+    knn: {
+      field: 'text_vector',
+      query_vector: normalized(vector),
+      k: kk,
+      num_candidates: Math.min(ES_MAX_K, Math.max(kk, numCandidates)),
+      filter: filterClauses(filters),
+    },
+    size: kk,
+    track_total_hits: false,
+    _source: withVectors ? ['text_vector_b64'] : false,
+  };
+}
+
 /** Keyword search: any of our tokens (operator or), the same filters as a bool filter; BM25 score. */
 export function textBody(tokens: string[], k: number, filters: Filters | undefined): estypes.SearchRequest {
   return {

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Backend, Hit, IndexRecord, IndexedImage, SearchOptions, UpsertResult } from '../backend.ts';
+import { DEFAULT_TEXT_DIMS, type Backend, type Hit, type IndexRecord, type IndexedImage, type SearchOptions, type UpsertResult } from '../backend.ts';
 import { filterAttrs, hasFilters, matches, type FilterAttrs, type Filters } from '../components/filters.ts';
 import { VectorIndex } from './vectors.ts';
 import { decodeExtras, encodeExtras } from '../components/extras.ts';
@@ -14,6 +14,8 @@ export interface EmbeddedOptions {
   dir: string;
   dims: number;
   exactBelow: number;
+  /** dimensions of the text vectors (default DEFAULT_TEXT_DIMS) */
+  textDims?: number;
 }
 
 const SCHEMA = `
@@ -23,7 +25,8 @@ CREATE TABLE IF NOT EXISTS products (
   tokens TEXT NOT NULL,
   projection_version TEXT,
   content_hash TEXT NOT NULL,
-  price REAL, moq INTEGER, categories TEXT NOT NULL, province TEXT, badges TEXT NOT NULL
+  price REAL, moq INTEGER, categories TEXT NOT NULL, province TEXT, badges TEXT NOT NULL,
+  text_vector BLOB, text_model TEXT
 );
 CREATE TABLE IF NOT EXISTS images (
   label INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -74,12 +77,17 @@ export class EmbeddedBackend implements Backend {
   readonly kind = 'embedded' as const;
   private db!: Database.Database;
   private vectors: VectorIndex;
+  /** one text vector per product, labelled by the product's rowid */
+  private textVectors: VectorIndex;
   private attrs = new Map<string, FilterAttrs>();
   private readonly hnswFile: string;
+  private readonly textHnswFile: string;
 
   constructor(private readonly opts: EmbeddedOptions) {
     this.vectors = new VectorIndex({ dims: opts.dims, exactBelow: opts.exactBelow });
     this.hnswFile = path.join(opts.dir, 'vectors.hnsw');
+    this.textVectors = new VectorIndex({ dims: opts.textDims ?? DEFAULT_TEXT_DIMS, exactBelow: opts.exactBelow });
+    this.textHnswFile = path.join(opts.dir, 'text-vectors.hnsw');
   }
 
   async init(): Promise<void> {
@@ -95,6 +103,11 @@ export class EmbeddedBackend implements Backend {
       if (!cols.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
     }
     this.db.exec('CREATE INDEX IF NOT EXISTS products_source_group ON products(source_group)');
+    const cols = new Set((this.db.prepare('PRAGMA table_info(products)').all() as Array<{ name: string }>).map((c) => c.name));
+    if (!cols.has('text_vector')) {
+      // a store from before text vectors: its records keep working (keyword and image search), without semantics
+      this.db.exec('ALTER TABLE products ADD COLUMN text_vector BLOB; ALTER TABLE products ADD COLUMN text_model TEXT;');
+    }
     if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'fts'").get()) {
       // an index from before product_text: move the postings over once
       this.db.transaction(() => {
@@ -114,11 +127,16 @@ export class EmbeddedBackend implements Backend {
       this.vectors.preload(row.label, row.product_id, row.idx, f32(row.vector));
     }
     if (this.vectors.size >= this.opts.exactBelow && !this.vectors.loadHnsw(this.hnswFile)) this.vectors.buildHnsw();
+    for (const row of this.db.prepare('SELECT rowid, id, text_vector FROM products WHERE text_vector IS NOT NULL').iterate() as Iterable<any>) {
+      this.textVectors.preload(row.rowid, row.id, 0, f32(row.text_vector));
+    }
+    if (this.textVectors.size >= this.opts.exactBelow && !this.textVectors.loadHnsw(this.textHnswFile)) this.textVectors.buildHnsw();
   }
 
   async close(): Promise<void> {
     if (!this.db?.open) return;
     this.vectors.saveHnsw(this.hnswFile);
+    this.textVectors.saveHnsw(this.textHnswFile);
     this.db.close();
   }
 
@@ -127,15 +145,16 @@ export class EmbeddedBackend implements Backend {
     const delText = this.db.prepare('DELETE FROM product_text WHERE rowid = (SELECT rowid FROM products WHERE id = ?)');
     const rowidOf = this.db.prepare('SELECT rowid FROM products WHERE id = ?').pluck();
     const putProduct = this.db.prepare(
-      `INSERT INTO products (id, doc, tokens, projection_version, content_hash, price, moq, categories, province, badges, extras, source_group)
-       VALUES (@id, @doc, @tokens, @pv, @hash, @price, @moq, @categories, @province, @badges, @extras, @group)
+      `INSERT INTO products (id, doc, tokens, projection_version, content_hash, price, moq, categories, province, badges, extras, source_group, text_vector, text_model)
+       VALUES (@id, @doc, @tokens, @pv, @hash, @price, @moq, @categories, @province, @badges, @extras, @group, @tv, @tm)
        ON CONFLICT(id) DO UPDATE SET doc=excluded.doc, tokens=excluded.tokens, projection_version=excluded.projection_version,
          content_hash=excluded.content_hash, price=excluded.price, moq=excluded.moq, categories=excluded.categories,
-         province=excluded.province, badges=excluded.badges, extras=excluded.extras, source_group=excluded.source_group`,
+         province=excluded.province, badges=excluded.badges, extras=excluded.extras, source_group=excluded.source_group,
+         text_vector=excluded.text_vector, text_model=excluded.text_model`,
     );
     const putImage = this.db.prepare('INSERT INTO images (product_id, idx, phash, descriptor, vector) VALUES (?, ?, ?, ?, ?)');
     const putText = this.db.prepare('INSERT INTO product_text (rowid, tokens) VALUES (?, ?)');
-    const added: Array<{ id: string; labels: Array<[number, IndexedImage]>; attrs: FilterAttrs }> = [];
+    const added: Array<{ id: string; rowid: number; labels: Array<[number, IndexedImage]>; attrs: FilterAttrs; text: Float32Array | null }> = [];
     const tx = this.db.transaction((recs: IndexRecord[]) => {
       for (const r of recs) {
         const id = r.product.id;
@@ -155,14 +174,17 @@ export class EmbeddedBackend implements Backend {
           badges: JSON.stringify(a.badges),
           extras: encodeExtras(r.extras),
           group: r.extras?.sourceGroupId ?? null,
+          tv: r.textVector ? blob(r.textVector) : null,
+          tm: r.textVector ? (r.textModel ?? null) : null,
         });
         const labels: Array<[number, IndexedImage]> = [];
         for (const img of r.images) {
           const info = putImage.run(id, img.idx, img.phash, blob(img.descriptor), blob(img.vector));
           labels.push([Number(info.lastInsertRowid), img]);
         }
-        putText.run(rowidOf.get(id), r.tokens.join(' '));
-        added.push({ id, labels, attrs: a });
+        const rowid = Number(rowidOf.get(id));
+        putText.run(rowid, r.tokens.join(' '));
+        added.push({ id, rowid, labels, attrs: a, text: r.textVector ?? null });
       }
     });
     tx(records);
@@ -170,6 +192,8 @@ export class EmbeddedBackend implements Backend {
     for (const a of added) {
       this.vectors.removeProduct(a.id);
       for (const [label, img] of a.labels) this.vectors.add(label, a.id, img.idx, img.vector);
+      this.textVectors.removeProduct(a.id);
+      if (a.text) this.textVectors.add(a.rowid, a.id, 0, a.text);
       this.attrs.set(a.id, a.attrs);
     }
     return records.map((r) => ({ id: r.product.id, ok: true as const }));
@@ -183,6 +207,8 @@ export class EmbeddedBackend implements Backend {
       tokens: row.tokens ? row.tokens.split(' ') : [],
       projectionVersion: row.projection_version,
       contentHash: row.content_hash,
+      textVector: row.text_vector ? f32(row.text_vector) : null,
+      textModel: row.text_vector ? (row.text_model ?? null) : null,
       images: images.map((im) => ({ idx: im.idx, phash: im.phash, descriptor: f32(im.descriptor), vector: f32(im.vector) })),
     };
   }
@@ -209,6 +235,7 @@ export class EmbeddedBackend implements Backend {
     });
     const existed = tx();
     this.vectors.removeProduct(id);
+    this.textVectors.removeProduct(id);
     this.attrs.delete(id);
     return existed;
   }
@@ -225,12 +252,20 @@ export class EmbeddedBackend implements Backend {
   }
 
   async knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {
-    if (!hasFilters(opts.filters)) return this.vectors.search(vector, opts.k, null);
+    return this.searchVectors(this.vectors, vector, opts);
+  }
+
+  async knnText(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {
+    return this.searchVectors(this.textVectors, vector, opts).map(({ id, score }) => ({ id, score }));
+  }
+
+  private searchVectors(index: VectorIndex, vector: Float32Array, opts: SearchOptions): Hit[] {
+    if (!hasFilters(opts.filters)) return index.search(vector, opts.k, null);
     // one pass over the attributes decides the qualifying set; the vector search then only asks the set
     const allowed = new Set<string>();
     for (const [id, a] of this.attrs) if (matches(a, opts.filters)) allowed.add(id);
     if (allowed.size === 0) return [];
-    return this.vectors.search(vector, opts.k, allowed);
+    return index.search(vector, opts.k, allowed);
   }
 
   async text(tokens: string[], opts: SearchOptions): Promise<Hit[]> {

@@ -40,9 +40,11 @@ export async function loadImageBytes(img: ImageInput, s: Pick<Services, 'fetcher
   throw new AppError('invalid_request', 'an image needs url, base64 or path');
 }
 
-function hashRecord(id: string, input: ProductInput, imageBytes: Buffer[]): string {
+function hashRecord(id: string, input: ProductInput, imageBytes: Buffer[], textModel: string | null): string {
   const h = createHash('sha256');
   h.update(id);
+  // a new (or no) text model makes the same listing a different record: re-running the feed re-embeds it
+  if (textModel) h.update(`text:${textModel}`);
   h.update(JSON.stringify({ ...input, images: input.images.map((i) => i.url ?? i.path ?? '') }));
   for (const b of imageBytes) h.update(createHash('sha256').update(b).digest());
   return h.digest('hex');
@@ -57,7 +59,9 @@ export async function buildRecord(id: string, input: ProductInput, s: Services, 
     vector: s.projection.apply(e.descriptor),
     phash: e.phash,
   }));
-  const contentHash = hashRecord(id, input, bytes);
+  const text = productText(input);
+  const textVector = s.textEmbedder ? await s.textEmbedder.embedOne(text, 'passage') : null;
+  const contentHash = hashRecord(id, input, bytes, s.textEmbedder?.modelVersion ?? null);
   const product: Product = {
     id,
     title: input.title,
@@ -75,7 +79,16 @@ export async function buildRecord(id: string, input: ProductInput, s: Services, 
     updatedAt: new Date().toISOString(),
     modelVersion: images.length ? s.embedder.modelVersion : null,
   };
-  return { product, images, tokens: tokenize(productText(input)), projectionVersion: s.projection.current.version, contentHash, ...(extras ? { extras } : {}) };
+  return {
+    product,
+    images,
+    tokens: tokenize(text),
+    projectionVersion: s.projection.current.version,
+    contentHash,
+    textVector,
+    textModel: s.textEmbedder?.modelVersion ?? null,
+    ...(extras ? { extras } : {}),
+  };
 }
 
 /** OCR text (all images, in order) and local features (each image) for the same-source evidence. */
