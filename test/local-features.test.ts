@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readClasses, type GroceryClass } from '../src/demo/grocery.ts';
 import { ALTERATIONS, makeCopy } from '../src/demo/reseller.ts';
+import { matchDescriptors } from '../src/vision/local/hamming.ts';
+import { wasmNn2 } from '../src/vision/local/hamming-wasm.ts';
 import {
   SAME_SOURCE,
   decodeLocal,
@@ -128,6 +130,16 @@ describe('storage and determinism', () => {
     const g = gallery.get(name)!;
     const v = verifyLocal(q1, g);
     for (let i = 0; i < 3; i++) expect(verifyLocal(q2, g)).toEqual(v);
+  });
+
+  it('the WebAssembly matcher gives exactly what the JavaScript one gives', async () => {
+    expect(wasmNn2()).not.toBeNull();
+    const q = await extractLocal(await makeCopy(bytes.get(POSITIVES[1])!, 'rotate', 1));
+    for (const g of gallery.values()) {
+      const a = matchDescriptors(q.normal.desc, q.normal.count, g.desc, g.count, 0.75, 'auto');
+      const b = matchDescriptors(q.normal.desc, q.normal.count, g.desc, g.count, 0.75, 'js');
+      expect(a).toEqual(b);
+    }
   });
 
   it('accepts decoded greyscale pixels instead of bytes', async () => {
