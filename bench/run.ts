@@ -8,6 +8,7 @@ import { readClasses, readSplit } from '../src/demo/grocery.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchBilingual } from './bilingual.ts';
 import { benchLocalFeatures } from './local-features.ts';
+import { ALTERATIONS, type Alteration } from '../src/demo/reseller.ts';
 import { loadGrocery, runGallery, type GalleryReport } from './quality.ts';
 import { benchBackend, embeddedForBench, makeCorpus, type BackendReport } from './backends.ts';
 import { ensureElasticsearch } from '../test/support/elasticsearch.ts';
@@ -120,7 +121,9 @@ if (on('bilingual')) {
 if (on('local')) {
   log('\n## 5. same source by local features: reseller copies of the 81 catalogue images');
   const t0 = Date.now();
-  await benchLocalFeatures(await readClasses(), log);
+  // BENCH_LOCAL_KINDS=crop,mirror limits the alterations (all by default)
+  const kinds = (process.env.BENCH_LOCAL_KINDS ?? '').split(',').filter((k): k is Alteration => (ALTERATIONS as readonly string[]).includes(k));
+  await benchLocalFeatures(await readClasses(), log, 1, kinds.length ? kinds : ALTERATIONS);
   log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 

@@ -69,6 +69,13 @@ describe('reseller copies verify against their original', () => {
         }
       });
 
+  it('the affine model verifies too (rotated copy)', async () => {
+    const name = POSITIVES[1];
+    const q = await extractLocal(await makeCopy(bytes.get(name)!, 'rotate', 42));
+    const v = verifyLocal(q, gallery.get(name)!, { model: 'affine' });
+    expect(isSameSource(v), JSON.stringify(v)).toBe(true);
+  });
+
   it('a mirrored copy fails without the mirrored query', async () => {
     const name = POSITIVES[0];
     const q = await extractLocal(await makeCopy(bytes.get(name)!, 'mirror', 42));
