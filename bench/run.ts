@@ -4,9 +4,11 @@ import os from 'node:os';
 import { CALIBRATION_FILE, fitIsotonic, type Calibration } from '../src/match/calibration.ts';
 import { createServices } from '../src/bootstrap.ts';
 import { loadConfig } from '../src/config.ts';
-import { readSplit } from '../src/demo/grocery.ts';
+import { readClasses, readSplit } from '../src/demo/grocery.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchBilingual } from './bilingual.ts';
+import { benchLocalFeatures } from './local-features.ts';
+import { ALTERATIONS, type Alteration } from '../src/demo/reseller.ts';
 import { loadGrocery, runGallery, type GalleryReport } from './quality.ts';
 import { benchBackend, embeddedForBench, makeCorpus, type BackendReport } from './backends.ts';
 import { ensureElasticsearch } from '../test/support/elasticsearch.ts';
@@ -135,6 +137,15 @@ if (on('bilingual')) {
   log('\n## 4. words in any language: English queries over a Chinese-titled catalogue');
   const r = await benchBilingual(log);
   log(`  Recall@10 ${r.recallAt10.toFixed(3)} over ${r.queries} queries (goal ≥ 0.8)`);
+}
+
+if (on('local')) {
+  log('\n## 5. same source by local features: reseller copies of the 81 catalogue images');
+  const t0 = Date.now();
+  // BENCH_LOCAL_KINDS=crop,mirror limits the alterations (all by default)
+  const kinds = (process.env.BENCH_LOCAL_KINDS ?? '').split(',').filter((k): k is Alteration => (ALTERATIONS as readonly string[]).includes(k));
+  await benchLocalFeatures(await readClasses(), log, 1, kinds.length ? kinds : ALTERATIONS);
+  log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
 if (on('backends')) {

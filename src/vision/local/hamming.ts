@@ -1,6 +1,10 @@
-// Brute-force Hamming matching of 256-bit ORB descriptors in plain TypeScript. OpenCV's BFMatcher in
-// the WASM build costs ~3.4 ms per 500×500 pair (no SIMD, plus marshalling through a DMatchVectorVector);
-// eight 32-bit words (Int32Array) and a bit-twiddling popcount are several times faster and need no Mat bookkeeping.
+import { wasmNn2 } from './hamming-wasm.ts';
+
+// Brute-force Hamming matching of 256-bit ORB descriptors. OpenCV's BFMatcher in the WASM build costs
+// ~3.4 ms per 500×500 pair (no SIMD, plus marshalling through a DMatchVectorVector). Our scan runs in a
+// hand-assembled WebAssembly function with native popcount (hamming-wasm.ts, ~1 ms per pair on a loaded
+// 2-core machine); the JavaScript scan below (eight Int32 words, bit-twiddling popcount, ~8× slower) is
+// the fallback and the reference the WebAssembly one is tested against.
 
 /** Bytes per ORB descriptor. */
 export const DESC_BYTES = 32;
@@ -53,12 +57,39 @@ function sumBytes(s: number): number {
  * The one-to-one step matters most against false pairs: repetitive texture (text, barcodes, tiled
  * patterns) otherwise funnels many query points onto one gallery point and RANSAC finds "inliers" in
  * them (it cut the worst false pair measured from 99 inliers to 37).
+ * Uses the WebAssembly scan when available (`kernel: 'auto'`), else the JavaScript one; both give
+ * identical results.
  */
-export function matchDescriptors(q: Int32Array, nq: number, g: Int32Array, ng: number, ratio: number): Match[] {
+export function matchDescriptors(
+  q: Uint8Array,
+  nq: number,
+  g: Uint8Array,
+  ng: number,
+  ratio: number,
+  kernel: 'auto' | 'js' = 'auto',
+): Match[] {
   if (nq === 0 || ng < 2) return [];
+  const wasm = kernel === 'auto' ? wasmNn2() : null;
+  const nn = wasm ? wasm(q, nq, g, ng) : nn2Js(packDescriptors(q, nq), nq, packDescriptors(g, ng), ng);
   // best query match per gallery keypoint: index and distance (-1 = none yet)
   const owner = new Int32Array(ng).fill(-1);
   const ownerD = new Int32Array(ng);
+  for (let i = 0; i < nq; i++) {
+    const j1 = nn[3 * i], d1 = nn[3 * i + 1], d2 = nn[3 * i + 2];
+    if (j1 < 0 || d1 >= ratio * d2) continue;
+    if (owner[j1] < 0 || d1 < ownerD[j1]) {
+      owner[j1] = i;
+      ownerD[j1] = d1;
+    }
+  }
+  const out: Match[] = [];
+  for (let j = 0; j < ng; j++) if (owner[j] >= 0) out.push({ q: owner[j], g: j, d: ownerD[j] });
+  return out;
+}
+
+/** JavaScript 2-NN scan: for each query descriptor, [nearest index, its distance, second distance]. */
+export function nn2Js(q: Int32Array, nq: number, g: Int32Array, ng: number): Int32Array {
+  const out = new Int32Array(3 * nq);
   for (let i = 0; i < nq; i++) {
     const qi = i * WORDS;
     const q0 = q[qi], q1 = q[qi + 1], q2 = q[qi + 2], q3 = q[qi + 3];
@@ -86,13 +117,9 @@ export function matchDescriptors(q: Int32Array, nq: number, g: Int32Array, ng: n
         } else d2 = d;
       }
     }
-    if (j1 < 0 || d1 >= ratio * d2) continue;
-    if (owner[j1] < 0 || d1 < ownerD[j1]) {
-      owner[j1] = i;
-      ownerD[j1] = d1;
-    }
+    out[3 * i] = j1;
+    out[3 * i + 1] = d1;
+    out[3 * i + 2] = d2;
   }
-  const out: Match[] = [];
-  for (let j = 0; j < ng; j++) if (owner[j] >= 0) out.push({ q: owner[j], g: j, d: ownerD[j] });
   return out;
 }

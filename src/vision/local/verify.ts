@@ -1,7 +1,7 @@
 // Geometric verification of a query against one candidate: descriptor matches, then RANSAC inliers of
 // one plausible transform. Inliers, not raw matches, decide "same source": unrelated packaging shares
 // many similar corners (text, barcodes), but not in one consistent geometric arrangement.
-import { matchDescriptors, packDescriptors } from './hamming.ts';
+import { matchDescriptors } from './hamming.ts';
 import { ransac, DEFAULT_RANSAC, type TransformModel } from './ransac.ts';
 import type { LocalFeatures, QueryFeatures } from './features.ts';
 
@@ -50,21 +50,10 @@ export function isSameSource(v: Verification, rule: { minInliers: number; minSpa
   return v.inliers >= rule.minInliers && v.span >= rule.minSpan;
 }
 
-// Packing is cheap, but a gallery image is verified against many queries: pack once per object.
-const packed = new WeakMap<LocalFeatures, Int32Array>();
-function packOf(f: LocalFeatures): Int32Array {
-  let p = packed.get(f);
-  if (!p) {
-    p = packDescriptors(f.desc, f.count);
-    packed.set(f, p);
-  }
-  return p;
-}
-
 /** Verifies one orientation of the query against the candidate. */
 export function verifyOne(q: LocalFeatures, cand: LocalFeatures, options: Partial<VerifyOptions> = {}): Omit<Verification, 'mirrored'> {
   const o = { ...DEFAULT_VERIFY, ...options };
-  const ms = matchDescriptors(packOf(q), q.count, packOf(cand), cand.count, o.ratio);
+  const ms = matchDescriptors(q.desc, q.count, cand.desc, cand.count, o.ratio);
   const n = ms.length;
   const c = { sx: new Float64Array(n), sy: new Float64Array(n), dx: new Float64Array(n), dy: new Float64Array(n) };
   for (let k = 0; k < n; k++) {

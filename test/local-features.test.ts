@@ -1,0 +1,159 @@
+// Same-source detection by local features, on real catalogue images and real opencv-js: every reseller
+// alteration of a catalogue picture must verify against its original; pictures of other products must
+// not. No mocks: these are the components the lead wires into search.
+import fs from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readClasses, type GroceryClass } from '../src/demo/grocery.ts';
+import { ALTERATIONS, makeCopy } from '../src/demo/reseller.ts';
+import { matchDescriptors } from '../src/vision/local/hamming.ts';
+import { wasmNn2 } from '../src/vision/local/hamming-wasm.ts';
+import {
+  SAME_SOURCE,
+  decodeLocal,
+  encodeLocal,
+  extractGalleryLocal,
+  extractLocal,
+  decodeGrey,
+  isSameSource,
+  verifyLocal,
+  type LocalFeatures,
+} from '../src/vision/local/index.ts';
+
+// Packaged goods of different brands and designs (siblings such as two Arla milks share most of their
+// packaging and are left to the bench), plus two fruits.
+const POSITIVES = ['Bravo-Apple-Juice', 'Oatly-Oat-Milk', 'Arla-Standard-Milk'];
+const DIFFERENT = [
+  'Bravo-Apple-Juice',
+  'God-Morgon-Orange-Juice',
+  'Tropicana-Apple-Juice',
+  'Arla-Standard-Milk',
+  'Garant-Ecological-Standard-Milk',
+  'Oatly-Oat-Milk',
+  'Alpro-Fresh-Soy-Milk',
+  'Yoggi-Strawberry-Yoghurt',
+  'Valio-Vanilla-Yoghurt',
+  'Avocado',
+  'Banana',
+];
+
+let classes: Map<string, GroceryClass>;
+const bytes = new Map<string, Buffer>();
+const gallery = new Map<string, LocalFeatures>();
+
+beforeAll(async () => {
+  classes = new Map((await readClasses()).map((c) => [c.name, c]));
+  for (const name of DIFFERENT) {
+    const c = classes.get(name);
+    if (!c) throw new Error(`class ${name} not in the dataset`);
+    bytes.set(name, fs.readFileSync(c.iconicPath));
+    gallery.set(name, await extractGalleryLocal(bytes.get(name)!));
+  }
+});
+
+describe('reseller copies verify against their original', () => {
+  for (const name of POSITIVES)
+    for (const kind of ALTERATIONS)
+      it(`${name} · ${kind}`, async () => {
+        const copy = await makeCopy(bytes.get(name)!, kind, 42);
+        const q = await extractLocal(copy);
+        const own = verifyLocal(q, gallery.get(name)!);
+        expect(own.inliers, JSON.stringify(own)).toBeGreaterThanOrEqual(SAME_SOURCE.minInliers);
+        expect(isSameSource(own)).toBe(true);
+        if (kind === 'mirror') expect(own.mirrored).toBe(true);
+        // and the copy is not mistaken for any other product
+        for (const other of DIFFERENT) {
+          if (other === name) continue;
+          const v = verifyLocal(q, gallery.get(other)!);
+          expect(isSameSource(v), `${other}: ${JSON.stringify(v)}`).toBe(false);
+          expect(v.inliers).toBeLessThan(own.inliers);
+        }
+      });
+
+  it('the affine model verifies too (rotated copy)', async () => {
+    const name = POSITIVES[1];
+    const q = await extractLocal(await makeCopy(bytes.get(name)!, 'rotate', 42));
+    const v = verifyLocal(q, gallery.get(name)!, { model: 'affine' });
+    expect(isSameSource(v), JSON.stringify(v)).toBe(true);
+  });
+
+  it('a mirrored copy fails without the mirrored query', async () => {
+    const name = POSITIVES[0];
+    const q = await extractLocal(await makeCopy(bytes.get(name)!, 'mirror', 42));
+    const normalOnly = verifyLocal({ normal: q.normal }, gallery.get(name)!);
+    expect(isSameSource(normalOnly), JSON.stringify(normalOnly)).toBe(false);
+  });
+});
+
+describe('catalogue images of different products', () => {
+  it('stay below the same-source rule, as they are and mirrored', async () => {
+    const queries = new Map<string, Awaited<ReturnType<typeof extractLocal>>>();
+    for (const name of DIFFERENT) queries.set(name, await extractLocal(bytes.get(name)!));
+    for (const a of DIFFERENT)
+      for (const b of DIFFERENT) {
+        const v = verifyLocal(queries.get(a)!, gallery.get(b)!);
+        if (a === b) expect(v.inliers).toBeGreaterThanOrEqual(100);
+        else expect(isSameSource(v), `${a} vs ${b}: ${JSON.stringify(v)}`).toBe(false);
+      }
+  });
+});
+
+describe('storage and determinism', () => {
+  it('encode/decode round-trips exactly and verifies identically', async () => {
+    const name = POSITIVES[1];
+    const g = gallery.get(name)!;
+    const enc = encodeLocal(g);
+    expect(enc.length).toBe(12 + g.count * 36);
+    const dec = decodeLocal(enc);
+    expect(dec.width).toBe(g.width);
+    expect(dec.height).toBe(g.height);
+    expect(dec.count).toBe(g.count);
+    expect(Array.from(dec.xy)).toEqual(Array.from(g.xy));
+    expect(Buffer.from(dec.desc).equals(Buffer.from(g.desc))).toBe(true);
+    // an unaligned copy of the record (as read from a larger buffer) decodes too
+    const shifted = Buffer.alloc(enc.length + 1);
+    enc.copy(shifted, 1);
+    const dec2 = decodeLocal(shifted.subarray(1));
+    const q = await extractLocal(await makeCopy(bytes.get(name)!, 'combined', 5));
+    expect(verifyLocal(q, dec2)).toEqual(verifyLocal(q, g));
+    expect(() => decodeLocal(enc.subarray(0, enc.length - 1))).toThrow();
+  });
+
+  it('the same seed gives the same copy; another seed another one', async () => {
+    const b = bytes.get(POSITIVES[0])!;
+    for (const kind of ALTERATIONS) {
+      const x = await makeCopy(b, kind, 9);
+      const y = await makeCopy(b, kind, 9);
+      expect(x.equals(y), kind).toBe(true);
+    }
+    expect((await makeCopy(b, 'crop', 9)).equals(await makeCopy(b, 'crop', 10))).toBe(false);
+  });
+
+  it('the same features give the same verification, and extraction is repeatable', async () => {
+    const name = POSITIVES[2];
+    const copy = await makeCopy(bytes.get(name)!, 'combined', 3);
+    const q1 = await extractLocal(copy);
+    const q2 = await extractLocal(copy);
+    expect(Buffer.from(q1.normal.desc).equals(Buffer.from(q2.normal.desc))).toBe(true);
+    const g = gallery.get(name)!;
+    const v = verifyLocal(q1, g);
+    for (let i = 0; i < 3; i++) expect(verifyLocal(q2, g)).toEqual(v);
+  });
+
+  it('the WebAssembly matcher gives exactly what the JavaScript one gives', async () => {
+    expect(wasmNn2()).not.toBeNull();
+    const q = await extractLocal(await makeCopy(bytes.get(POSITIVES[1])!, 'rotate', 1));
+    for (const g of gallery.values()) {
+      const a = matchDescriptors(q.normal.desc, q.normal.count, g.desc, g.count, 0.75, 'auto');
+      const b = matchDescriptors(q.normal.desc, q.normal.count, g.desc, g.count, 0.75, 'js');
+      expect(a).toEqual(b);
+    }
+  });
+
+  it('accepts decoded greyscale pixels instead of bytes', async () => {
+    const b = bytes.get(POSITIVES[0])!;
+    const grey = await decodeGrey(b);
+    expect(Math.max(grey.width, grey.height)).toBe(480);
+    const fromGrey = await extractGalleryLocal(grey);
+    expect(Buffer.from(fromGrey.desc).equals(Buffer.from(gallery.get(POSITIVES[0])!.desc))).toBe(true);
+  });
+});
