@@ -616,6 +616,7 @@ describe('GET /healthz', () => {
       products: indexed.length,
       modelVersion: env.services.embedder.modelVersion,
       projection: env.services.projection.current.version,
+      textSearch: { mode: 'hybrid', model: env.services.textEmbedder!.modelVersion },
     });
   });
 });

@@ -97,7 +97,10 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
   const use = { keyword: true, semantic: true, prf: true, ...input.retrieval };
   const tokens = use.keyword ? (words?.searchTokens ?? []) : [];
   const textModel = s.textEmbedder ?? null;
-  const semanticText = input.text && use.semantic && textModel ? semanticQueryText(input.text, words) : null;
+  // words nobody can read (no Han characters, nothing the dictionary knows) are not searched by meaning:
+  // the embedding of "qqqzzz" is as near to some titles (cosine ~0.45) as a real synonym is to its listing
+  const readable = !!words && (/\p{Script=Han}/u.test(input.text ?? '') || (words.translation?.terms.length ?? 0) > 0);
+  const semanticText = input.text && use.semantic && textModel && readable ? semanticQueryText(input.text, words) : null;
 
   const t1 = performance.now();
   const lists: Record<string, Hit[]> = {};
