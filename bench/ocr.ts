@@ -30,6 +30,8 @@ export interface OcrBenchReport {
   r5WithListing: number;
   photoMs: { mean: number; p50: number; p90: number };
   catalogueMs: { mean: number; p50: number };
+  /** a fresh (uncached) timing pass, with the machine's load average while it ran */
+  fresh: { photos: number; photoMs: number; catalogue: number; catalogueMs: number; load: number };
 }
 
 /** OCR every file once per (model, settings, scales); the cache keeps text and the time it took. */
@@ -106,8 +108,21 @@ export async function benchOcr(log: (s: string) => void, opts: { threads?: numbe
   const catMs = classes.map((c) => cat.get(c.iconicPath)!.ms);
   const stats = reader.stats;
   if (stats.reads) log(`  stage split over the ${stats.reads} fresh reads: decode ${(stats.decodeMs / stats.reads).toFixed(0)} ms, detector ${(stats.detMs / stats.reads).toFixed(0)} ms, boxes ${(stats.postMs / stats.reads).toFixed(0)} ms, recogniser ${(stats.recMs / stats.reads).toFixed(0)} ms per image`);
+  // Cached times come from whenever each image was first read; time a small sample now as well.
+  const sampleP = queries.filter((_, i) => i % Math.ceil(queries.length / 20) === 0);
+  const sampleC = classes.filter((_, i) => i % 6 === 0);
+  const load0 = os.loadavg()[0];
+  const timeAll = async (files: string[], scales: number[]) => {
+    const ms: number[] = [];
+    for (const f of files) ms.push((await reader.read(fs.readFileSync(f), { scales })).ms);
+    return mean(ms);
+  };
+  const freshPhotoMs = await timeAll(sampleP.map((q) => q.path), [2]);
+  const freshCatMs = await timeAll(sampleC.map((c) => c.iconicPath), [2, 4]);
+  const fresh = { photos: sampleP.length, photoMs: freshPhotoMs, catalogue: sampleC.length, catalogueMs: freshCatMs, load: (load0 + os.loadavg()[0]) / 2 };
   await reader.close();
   return {
+    fresh,
     photos: queries.length,
     usable: usable.filter(Boolean).length / queries.length,
     r1: at(ranks, 1),

@@ -129,6 +129,7 @@ if (on('ocr')) {
   log(`  | OCR of the catalogue image | with usable text (${Math.round(r.usable * r.photos)}) | ${r.r1Usable.toFixed(3)} | ${r.r5Usable.toFixed(3)} |`);
   log(`  | OCR + title + description | all (${r.photos}) | ${r.r1WithListing.toFixed(3)} | ${r.r5WithListing.toFixed(3)} |`);
   log(`  ms per photo at 2×: mean ${r.photoMs.mean.toFixed(0)}, p50 ${r.photoMs.p50.toFixed(0)}, p90 ${r.photoMs.p90.toFixed(0)}; per catalogue image at 2×+4×: mean ${r.catalogueMs.mean.toFixed(0)}, p50 ${r.catalogueMs.p50.toFixed(0)} (as measured when first OCR'd; cached since)`);
+  log(`  fresh timing now: ${r.fresh.photoMs.toFixed(0)} ms per photo at 2× (${r.fresh.photos} photos), ${r.fresh.catalogueMs.toFixed(0)} ms per catalogue image at 2×+4× (${r.fresh.catalogue}), load average ${r.fresh.load.toFixed(1)} on ${os.cpus().length} cores`);
   log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s, load average now ${os.loadavg()[0].toFixed(2)}`);
 }
 
