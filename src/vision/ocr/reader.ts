@@ -7,7 +7,7 @@ import { AppError } from '../../errors.ts';
 import { boxesFromProbMap, DEFAULT_DETECT, detInputSize, detTensor, type DetectSettings } from './detect.ts';
 import { bounds, type RotatedRect } from './geometry.ts';
 import { locateOcrModels, type OcrModelFiles } from './models.ts';
-import { batchTensor, ctcDecode, cropLine, REC_HEIGHT, type RgbImage } from './recognize.ts';
+import { batchTensor, ctcDecode, cropLine, REC_HEIGHT, REC_MIN_WIDTH, type RgbImage } from './recognize.ts';
 
 export type Box = [number, number, number, number];
 
@@ -33,6 +33,8 @@ export interface OcrLoadOptions {
   minConfidence?: number;
   /** crops per recogniser run */
   recBatch?: number;
+  /** batches are right-padded to at least this width (PaddleOCR: 320, the training width) */
+  recMinWidth?: number;
   /** longest side of the upscaled working image; bounds memory for large inputs */
   maxWorkingSide?: number;
 }
@@ -42,13 +44,13 @@ export interface OcrReadOptions {
   scales?: number[];
 }
 
-const DEFAULTS = { threads: 1, minConfidence: 0.5, recBatch: 8, maxWorkingSide: 2048 };
+const DEFAULTS = { threads: 1, minConfidence: 0.5, recBatch: 8, recMinWidth: REC_MIN_WIDTH, maxWorkingSide: 2048 };
 
 sharp.cache(false);
 
 export class OcrReader {
   readonly modelVersion: string;
-  readonly settings: { detect: DetectSettings; minConfidence: number; recBatch: number; maxWorkingSide: number; threads: number };
+  readonly settings: { detect: DetectSettings; minConfidence: number; recBatch: number; recMinWidth: number; maxWorkingSide: number; threads: number };
 
   private constructor(
     private readonly det: ort.InferenceSession,
@@ -61,13 +63,14 @@ export class OcrReader {
       detect: { ...DEFAULT_DETECT, ...opts.detect },
       minConfidence: opts.minConfidence ?? DEFAULTS.minConfidence,
       recBatch: opts.recBatch ?? DEFAULTS.recBatch,
+      recMinWidth: opts.recMinWidth ?? DEFAULTS.recMinWidth,
       maxWorkingSide: opts.maxWorkingSide ?? DEFAULTS.maxWorkingSide,
       threads: opts.threads ?? DEFAULTS.threads,
     };
   }
 
   /** cumulative milliseconds per stage, for the bench */
-  readonly stats = { reads: 0, decodeMs: 0, detMs: 0, postMs: 0, recMs: 0, lines: 0 };
+  readonly stats = { reads: 0, decodeMs: 0, detMs: 0, postMs: 0, recMs: 0, boxes: 0, lines: 0 };
 
   private static shared: Promise<OcrReader> | null = null;
 
@@ -125,6 +128,7 @@ export class OcrReader {
     const prob = detOut[this.files.manifest.det.output].data as Float32Array;
     const rects = boxesFromProbMap(prob, dw, dh, d).map((b) => rescale(b.rect, W / dw, H / dh));
 
+    this.stats.boxes += rects.length;
     const crops = rects.map((r) => ({ r, crop: cropLine(work, r) }));
     // similar widths together, so that little of each batch is padding
     crops.sort((a, b) => a.crop.width - b.crop.width);
@@ -133,7 +137,7 @@ export class OcrReader {
     const lines: OcrLine[] = [];
     for (let i = 0; i < crops.length; i += this.settings.recBatch) {
       const batch = crops.slice(i, i + this.settings.recBatch);
-      const { data, width: bw } = batchTensor(batch.map((c) => c.crop));
+      const { data, width: bw } = batchTensor(batch.map((c) => c.crop), this.settings.recMinWidth);
       const out = await this.rec.run({ [this.files.manifest.rec.input]: new ort.Tensor('float32', data, [batch.length, 3, REC_HEIGHT, bw]) });
       const t = out[this.files.manifest.rec.output];
       const [, steps, classes] = t.dims as number[];

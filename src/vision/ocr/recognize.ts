@@ -69,8 +69,8 @@ export function cropLine(img: RgbImage, r: RotatedRect): LineCrop {
 }
 
 /** Batch of crops → NCHW tensor data padded with zeros (mid-grey after normalisation) to a common width. */
-export function batchTensor(crops: LineCrop[]): { data: Float32Array; width: number } {
-  const width = Math.max(REC_MIN_WIDTH, ...crops.map((c) => c.width));
+export function batchTensor(crops: LineCrop[], minWidth = REC_MIN_WIDTH): { data: Float32Array; width: number } {
+  const width = Math.max(minWidth, ...crops.map((c) => c.width));
   const plane = REC_HEIGHT * width;
   const data = new Float32Array(crops.length * 3 * plane);
   crops.forEach((crop, i) => {
