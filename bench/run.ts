@@ -116,7 +116,7 @@ if (on('quality')) {
 }
 
 if (on('sourcing')) {
-  log('\n## 5. same source and substitutes with all the evidence (issue 4)');
+  log('\n## 7. same source and substitutes with all the evidence');
   const { benchSourcing } = await import('./sourcing.ts');
   const r = (await benchSourcing(s, log, { write: process.env.BENCH_WRITE_EVIDENCE === '1' ? EVIDENCE_FILE : null })) as SourcingReport;
   log(`\n  Grocery test split (${r.grocery[0]?.all.n} queries), evidence model ${r.model.version}, cut P ≥ ${r.model.sameSourceCut}`);
@@ -147,8 +147,10 @@ if (on('local')) {
   const kinds = (process.env.BENCH_LOCAL_KINDS ?? '').split(',').filter((k): k is Alteration => (ALTERATIONS as readonly string[]).includes(k));
   await benchLocalFeatures(await readClasses(), log, 1, kinds.length ? kinds : ALTERATIONS);
   log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+
 if (on('ocr')) {
-  log('\n## 5. OCR text as same-source evidence: Grocery packaged goods, test photos → catalogue images, text alone');
+  log('\n## 6. OCR text as same-source evidence: Grocery packaged goods, test photos → catalogue images, text alone');
   const t0 = Date.now();
   const limit = process.env.BENCH_OCR_LIMIT ? Number(process.env.BENCH_OCR_LIMIT) : undefined;
   const r = await benchOcr(log, { threads: Number(process.env.BENCH_OCR_THREADS ?? 2), limit });
