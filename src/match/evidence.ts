@@ -86,7 +86,9 @@ export function featureVector(e: PairEvidence): number[] {
 }
 
 export function probabilityOf(m: EvidenceModel, e: PairEvidence): number {
-  return predict(m.logistic, featureVector(e));
+  // a degenerate image (e.g. a flat one: no keypoints, zero-norm descriptor) must not turn into NaN
+  const p = predict(m.logistic, featureVector(e).map((x) => (Number.isFinite(x) ? x : 0)));
+  return Number.isFinite(p) ? p : 0;
 }
 
 const MIN_TEXT = 4;

@@ -37,8 +37,15 @@ export async function inspectImage(
   bytes: Uint8Array,
   opts: { region?: Region; mirrored: boolean; ocrScales?: number[] },
 ): Promise<ImageInspection> {
-  const img = opts.region ? await cropTo(bytes, opts.region) : bytes;
   const t0 = performance.now();
+  let img: Uint8Array = bytes;
+  if (opts.region) {
+    try {
+      img = await cropTo(bytes, opts.region);
+    } catch {
+      return { local: null, ocrText: '', localMs: 0, ocrMs: 0 }; // the embedding decides whether the image is usable
+    }
+  }
   const localP = (async () => {
     if (!s.config.evidence.local) return null;
     if (opts.mirrored) return extractLocal(img);
