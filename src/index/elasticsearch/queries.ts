@@ -54,19 +54,7 @@ export function normalized(v: Float32Array): number[] {
  * fewer than k hits).
  */
 export function knnBody(vector: Float32Array, k: number, numCandidates: number, filters: Filters | undefined, withVectors: boolean): estypes.SearchRequest {
-  const kk = Math.min(ES_MAX_K, Math.max(1, k));
-  return {
-    knn: {
-      field: 'images.vector',
-      query_vector: normalized(vector),
-      k: kk,
-      num_candidates: Math.min(ES_MAX_K, Math.max(kk, numCandidates)),
-      filter: filterClauses(filters),
-    },
-    size: kk,
-    track_total_hits: false,
-    _source: withVectors ? ['images.idx', 'images.vector_b64'] : false,
-  };
+  return knnOn('images.vector', ['images.idx', 'images.vector_b64'], vector, k, numCandidates, filters, withVectors);
 }
 
 /**
@@ -74,18 +62,16 @@ export function knnBody(vector: Float32Array, k: number, numCandidates: number, 
  * knn clause; with `withVectors` the stored float32 copy comes back for exact re-scoring.
  */
 export function knnTextBody(vector: Float32Array, k: number, numCandidates: number, filters: Filters | undefined, withVectors: boolean): estypes.SearchRequest {
+  return knnOn('text_vector', ['text_vector_b64'], vector, k, numCandidates, filters, withVectors);
+}
+
+function knnOn(field: string, vectorSource: string[], vector: Float32Array, k: number, numCandidates: number, filters: Filters | undefined, withVectors: boolean): estypes.SearchRequest {
   const kk = Math.min(ES_MAX_K, Math.max(1, k));
   return {
-    knn: {
-      field: 'text_vector',
-      query_vector: normalized(vector),
-      k: kk,
-      num_candidates: Math.min(ES_MAX_K, Math.max(kk, numCandidates)),
-      filter: filterClauses(filters),
-    },
+    knn: { field, query_vector: normalized(vector), k: kk, num_candidates: Math.min(ES_MAX_K, Math.max(kk, numCandidates)), filter: filterClauses(filters) },
     size: kk,
     track_total_hits: false,
-    _source: withVectors ? ['text_vector_b64'] : false,
+    _source: withVectors ? vectorSource : false,
   };
 }
 
