@@ -440,5 +440,29 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
         expect(await hooks.physicalExists(b, physicalBefore)).toBe(false);
       }
     });
+
+    it('a rebuilt store is the one a reopen finds; a build that throws leaves the current store as it was', async (ctx) => {
+      if (!b.rebuild) return ctx.skip(`${name} has no rebuild()`);
+      await b.close();
+      b = await makeBackend();
+      await b.init();
+      expect(await b.count()).toBe(model.size);
+      expect((await b.get('p-001'))!.contentHash).toBe('rebuilt-p-001');
+      const before = await hooks.physicalIndex?.(b);
+      await expect(
+        b.rebuild!(async (write) => {
+          await write([{ ...model.get('p-001')!, contentHash: 'never-swapped' }]);
+          throw new Error('build failed on purpose');
+        }),
+      ).rejects.toThrow('build failed on purpose');
+      expect(await b.count()).toBe(model.size);
+      expect((await b.get('p-001'))!.contentHash).toBe('rebuilt-p-001');
+      if (hooks.physicalIndex) expect(await hooks.physicalIndex(b)).toBe(before);
+      // writes after a discarded build go to the current store only, and stay
+      const live = makeRecord(prng(9), 501);
+      expect(await b.upsert([live])).toEqual([{ id: live.product.id, ok: true }]);
+      model.set(live.product.id, live);
+      expect(await b.count()).toBe(model.size);
+    });
   });
 }

@@ -4,7 +4,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { DEFAULT_TEXT_DIMS, type Backend, type Hit, type IndexRecord, type IndexedImage, type SearchOptions, type UpsertResult } from '../backend.ts';
+import {
+  DEFAULT_TEXT_DIMS,
+  type Backend,
+  type Hit,
+  type IndexRecord,
+  type IndexedImage,
+  type RebuildContext,
+  type RebuildOptions,
+  type RebuildResult,
+  type SearchOptions,
+  type UpsertResult,
+  type WriteRecords,
+} from '../backend.ts';
+import { AppError } from '../../errors.ts';
 import { filterAttrs, hasFilters, matches, type FilterAttrs, type Filters } from '../components/filters.ts';
 import { VectorIndex } from './vectors.ts';
 import { decodeExtras, encodeExtras } from '../components/extras.ts';
@@ -73,9 +86,9 @@ function sqlFilters(f?: Filters): { where: string; params: Record<string, unknow
   return { where: c.map((x) => `AND ${x}`).join(' '), params };
 }
 
-export class EmbeddedBackend implements Backend {
-  readonly kind = 'embedded' as const;
-  private db!: Database.Database;
+/** One SQLite file and its in-memory vector mirrors: the live store, or the one a rebuild is filling. */
+class EmbeddedStore {
+  db!: Database.Database;
   private vectors: VectorIndex;
   /** one text vector per product, labelled by the product's rowid */
   private textVectors: VectorIndex;
@@ -83,16 +96,19 @@ export class EmbeddedBackend implements Backend {
   private readonly hnswFile: string;
   private readonly textHnswFile: string;
 
-  constructor(private readonly opts: EmbeddedOptions) {
+  constructor(
+    private readonly opts: EmbeddedOptions,
+    readonly files: StoreFiles,
+  ) {
     this.vectors = new VectorIndex({ dims: opts.dims, exactBelow: opts.exactBelow });
-    this.hnswFile = path.join(opts.dir, 'vectors.hnsw');
+    this.hnswFile = path.join(opts.dir, files.hnsw);
     this.textVectors = new VectorIndex({ dims: opts.textDims ?? DEFAULT_TEXT_DIMS, exactBelow: opts.exactBelow });
-    this.textHnswFile = path.join(opts.dir, 'text-vectors.hnsw');
+    this.textHnswFile = path.join(opts.dir, files.textHnsw);
   }
 
   async init(): Promise<void> {
     fs.mkdirSync(this.opts.dir, { recursive: true });
-    this.db = new Database(path.join(this.opts.dir, 'catalogue.sqlite'));
+    this.db = new Database(path.join(this.opts.dir, this.files.db));
     this.db.pragma('journal_mode = WAL');
     // FULL: a commit is on disk before we acknowledge it (kill -9 and power loss alike)
     this.db.pragma('synchronous = FULL');
@@ -133,8 +149,9 @@ export class EmbeddedBackend implements Backend {
     if (this.textVectors.size >= this.opts.exactBelow && !this.textVectors.loadHnsw(this.textHnswFile)) this.textVectors.buildHnsw();
   }
 
-  async close(): Promise<void> {
+  async close(opts: { saveGraphs?: boolean } = {}): Promise<void> {
     if (!this.db?.open) return;
+    if (opts.saveGraphs === false) return void this.db.close();
     this.vectors.saveHnsw(this.hnswFile);
     this.textVectors.saveHnsw(this.textHnswFile);
     this.db.close();
@@ -293,6 +310,10 @@ export class EmbeddedBackend implements Backend {
     }
   }
 
+  metaEntries(): Array<{ key: string; value: Buffer }> {
+    return this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: Buffer }>;
+  }
+
   async getMeta(key: string): Promise<Buffer | null> {
     const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: Buffer } | undefined;
     return row ? Buffer.from(row.value) : null;
@@ -300,5 +321,202 @@ export class EmbeddedBackend implements Backend {
 
   async setMeta(key: string, value: Buffer): Promise<void> {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+}
+
+/** The files of one store generation: generation 0 keeps the names of a store from before rebuilds existed. */
+interface StoreFiles {
+  generation: number;
+  db: string;
+  hnsw: string;
+  textHnsw: string;
+}
+
+function storeFiles(generation: number): StoreFiles {
+  if (generation === 0) return { generation, db: 'catalogue.sqlite', hnsw: 'vectors.hnsw', textHnsw: 'text-vectors.hnsw' };
+  return { generation, db: `catalogue-v${generation}.sqlite`, hnsw: `vectors-v${generation}.hnsw`, textHnsw: `text-vectors-v${generation}.hnsw` };
+}
+
+const GENERATION_FILE = /^(?:catalogue(?:-v(\d+))?\.sqlite(?:-wal|-shm|-journal)?|(?:text-)?vectors(?:-v(\d+))?\.hnsw(?:\.tmp)?)$/;
+
+function generationOf(file: string): number | null {
+  const m = GENERATION_FILE.exec(file);
+  if (!m) return null;
+  return Number(m[1] ?? m[2] ?? 0);
+}
+
+/** write-temp, fsync, rename, fsync the directory: after this returns the new content survives a crash */
+function writeFileAtomic(dir: string, name: string, content: string): void {
+  const tmp = path.join(dir, `${name}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, path.join(dir, name));
+  const dfd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dfd);
+  } finally {
+    fs.closeSync(dfd);
+  }
+}
+
+/**
+ * The embedded backend: one current store generation named by the CURRENT file (absent: generation 0,
+ * `catalogue.sqlite`). A rebuild fills generation N+1 while the current one keeps answering, mirrors live
+ * writes into both, then switches CURRENT by an atomic rename and deletes the old files. A crash before the
+ * rename leaves the old generation current; the partial one is deleted on the next open.
+ */
+export class EmbeddedBackend implements Backend {
+  readonly kind = 'embedded' as const;
+  private cur!: EmbeddedStore;
+  private building: { store: EmbeddedStore; superseded: Set<string>; metaKeys: Set<string> } | null = null;
+
+  constructor(private readonly opts: EmbeddedOptions) {}
+
+  private currentGeneration(): number {
+    const f = path.join(this.opts.dir, 'CURRENT');
+    if (!fs.existsSync(f)) return 0;
+    const g = Number(fs.readFileSync(f, 'utf8').trim());
+    if (!Number.isInteger(g) || g < 0) throw new Error(`${f} does not name a store generation`);
+    return g;
+  }
+
+  /** Files of any other generation: a rebuild that crashed before its swap, or an old one not yet deleted. */
+  private removeOtherGenerations(keep: number): void {
+    for (const f of fs.readdirSync(this.opts.dir)) {
+      const g = generationOf(f);
+      if (g !== null && g !== keep) fs.rmSync(path.join(this.opts.dir, f), { force: true });
+    }
+  }
+
+  async init(): Promise<void> {
+    fs.mkdirSync(this.opts.dir, { recursive: true });
+    const g = this.currentGeneration();
+    this.removeOtherGenerations(g);
+    this.cur = new EmbeddedStore(this.opts, storeFiles(g));
+    await this.cur.init();
+  }
+
+  async close(): Promise<void> {
+    if (this.building) await this.discardBuild();
+    await this.cur?.close();
+  }
+
+  private async discardBuild(): Promise<void> {
+    const b = this.building;
+    this.building = null;
+    if (!b) return;
+    await b.store.close({ saveGraphs: false });
+    this.removeOtherGenerations(this.cur.files.generation);
+  }
+
+  async upsert(records: IndexRecord[]): Promise<UpsertResult[]> {
+    const res = await this.cur.upsert(records);
+    const b = this.building;
+    if (b) {
+      for (const r of records) b.superseded.add(r.product.id);
+      await b.store.upsert(records);
+    }
+    return res;
+  }
+
+  get(id: string) {
+    return this.cur.get(id);
+  }
+  getMany(ids: string[]) {
+    return this.cur.getMany(ids);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const existed = await this.cur.delete(id);
+    const b = this.building;
+    if (b) {
+      b.superseded.add(id);
+      await b.store.delete(id);
+    }
+    return existed;
+  }
+
+  count() {
+    return this.cur.count();
+  }
+  groupSizes(groupIds: string[]) {
+    return this.cur.groupSizes(groupIds);
+  }
+  knn(vector: Float32Array, opts: SearchOptions) {
+    return this.cur.knn(vector, opts);
+  }
+  knnText(vector: Float32Array, opts: SearchOptions) {
+    return this.cur.knnText(vector, opts);
+  }
+  text(tokens: string[], opts: SearchOptions) {
+    return this.cur.text(tokens, opts);
+  }
+  scan(batchSize: number): AsyncIterable<IndexRecord[]> {
+    return this.cur.scan(batchSize);
+  }
+  getMeta(key: string) {
+    return this.cur.getMeta(key);
+  }
+
+  async setMeta(key: string, value: Buffer): Promise<void> {
+    await this.cur.setMeta(key, value);
+    const b = this.building;
+    if (b && !b.metaKeys.has(key)) await b.store.setMeta(key, value);
+  }
+
+  /** The generation the data is read from (tests). */
+  currentGenerationNumber(): number {
+    return this.cur.files.generation;
+  }
+
+  async rebuild(build: (write: WriteRecords, ctx: RebuildContext) => Promise<void>, opts: RebuildOptions = {}): Promise<RebuildResult> {
+    if (this.building) throw new AppError('invalid_request', `a rebuild into generation ${this.building.store.files.generation} is already running`);
+    const next = this.cur.files.generation + 1;
+    this.removeOtherGenerations(this.cur.files.generation);
+    const store = new EmbeddedStore(this.opts, storeFiles(next));
+    await store.init();
+    const st = { store, superseded: new Set<string>(), metaKeys: new Set<string>() };
+    this.building = st;
+    for (const { key, value } of this.cur.metaEntries()) await store.setMeta(key, Buffer.from(value));
+    const result: RebuildResult = { written: 0, failed: 0, superseded: 0 };
+    try {
+      await build(
+        async (records) => {
+          if (this.building !== st) throw new AppError('internal', 'the rebuild was discarded');
+          // a live write of the same id during the rebuild is newer than the build's copy
+          const keep = records.filter((r) => !st.superseded.has(r.product.id));
+          result.superseded += records.length - keep.length;
+          if (keep.length) await store.upsert(keep);
+          result.written += keep.length;
+          return records.map((r) => ({ id: r.product.id, ok: true as const }));
+        },
+        {
+          setMeta: async (key, value) => {
+            if (this.building !== st) throw new AppError('internal', 'the rebuild was discarded');
+            st.metaKeys.add(key);
+            await store.setMeta(key, value);
+          },
+        },
+      );
+      if (this.building !== st) throw new AppError('internal', 'the rebuild was discarded (the backend was closed)');
+      if (result.failed > (opts.maxFailures ?? 0)) throw new AppError('internal', `rebuild aborted: ${result.failed} records failed to write`);
+    } catch (e) {
+      if (this.building === st) await this.discardBuild();
+      throw e;
+    }
+    // the swap: nothing awaits between here and the switch, so no read or write sees a mix
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    writeFileAtomic(this.opts.dir, 'CURRENT', `${next}\n`);
+    const old = this.cur;
+    this.cur = store;
+    this.building = null;
+    await old.close({ saveGraphs: false });
+    this.removeOtherGenerations(next);
+    return result;
   }
 }

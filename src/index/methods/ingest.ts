@@ -40,7 +40,8 @@ export async function loadImageBytes(img: ImageInput, s: Pick<Services, 'fetcher
   throw new AppError('invalid_request', 'an image needs url, base64 or path');
 }
 
-function hashRecord(id: string, input: ProductInput, imageBytes: Buffer[], textModel: string | null): string {
+/** Hash of the record and its image bytes under the running text model: equal hashes need no re-embedding. */
+export function hashRecord(id: string, input: ProductInput, imageBytes: Buffer[], textModel: string | null): string {
   const h = createHash('sha256');
   h.update(id);
   // a new (or no) text model makes the same listing a different record: re-running the feed re-embeds it
@@ -50,9 +51,39 @@ function hashRecord(id: string, input: ProductInput, imageBytes: Buffer[], textM
   return h.digest('hex');
 }
 
+/** Step 1 of buildRecord: every image's bytes (fetched, decoded from base64, or read from a trusted path). */
+export function loadAllImageBytes(input: ProductInput, s: Pick<Services, 'fetcher' | 'config'>, opts: IngestOptions = {}): Promise<Buffer[]> {
+  return Promise.all(input.images.map((img) => loadImageBytes(img, s, opts)));
+}
+
+/** The content hash a record built now from these bytes would get (cheap: no model runs). */
+export function contentHashOf(id: string, input: ProductInput, bytes: Buffer[], s: Pick<Services, 'textEmbedder'>): string {
+  return hashRecord(id, input, bytes, s.textEmbedder?.modelVersion ?? null);
+}
+
+/** Is the stored record what building this input now would give (same content, same vision and text models)? */
+export function isCurrent(stored: IndexRecord | undefined | null, hash: string, input: ProductInput, s: Pick<Services, 'embedder'>): boolean {
+  if (!stored || stored.contentHash !== hash) return false;
+  return stored.product.modelVersion === (input.images.length ? s.embedder.modelVersion : null);
+}
+
 export async function buildRecord(id: string, input: ProductInput, s: Services, opts: IngestOptions = {}): Promise<IndexRecord> {
-  const bytes = await Promise.all(input.images.map((img) => loadImageBytes(img, s, opts)));
-  const [embedded, extras] = await Promise.all([Promise.all(bytes.map((b) => s.embedder.embed(b))), readExtras(bytes, s, opts)]);
+  const bytes = await loadAllImageBytes(input, s, opts);
+  return embedRecord(id, input, bytes, s, opts);
+}
+
+/**
+ * Step 2 of buildRecord: embed the loaded bytes, project, tokenise. `extras` may be read separately (the
+ * batch jobs run OCR in a stage of its own); by default they are read here, alongside the embedding.
+ */
+export async function embedRecord(
+  id: string,
+  input: ProductInput,
+  bytes: Buffer[],
+  s: Services,
+  opts: IngestOptions & { extras?: Promise<RecordExtras | undefined> } = {},
+): Promise<IndexRecord> {
+  const [embedded, extras] = await Promise.all([Promise.all(bytes.map((b) => s.embedder.embed(b))), opts.extras ?? readExtras(bytes, s, opts)]);
   const images: IndexedImage[] = embedded.map((e, idx) => ({
     idx,
     descriptor: e.descriptor,
@@ -61,7 +92,7 @@ export async function buildRecord(id: string, input: ProductInput, s: Services, 
   }));
   const text = productText(input);
   const textVector = s.textEmbedder ? await s.textEmbedder.embedOne(text, 'passage') : null;
-  const contentHash = hashRecord(id, input, bytes, s.textEmbedder?.modelVersion ?? null);
+  const contentHash = contentHashOf(id, input, bytes, s);
   const product: Product = {
     id,
     title: input.title,
@@ -92,7 +123,7 @@ export async function buildRecord(id: string, input: ProductInput, s: Services, 
 }
 
 /** OCR text (all images, in order) and local features (each image) for the same-source evidence. */
-async function readExtras(bytes: Buffer[], s: Services, opts: IngestOptions): Promise<RecordExtras | undefined> {
+export async function readExtras(bytes: Buffer[], s: Services, opts: IngestOptions): Promise<RecordExtras | undefined> {
   if (!s.evidence || !bytes.length) return undefined;
   const reads: ImageInspection[] = await Promise.all(
     bytes.map(async (b) => {
