@@ -17,6 +17,7 @@ import { TextEmbedder } from './text/embedder.ts';
 import { loadTextModelManifest } from './text/model-fetch.ts';
 import { DEFAULT_TEXT_DIMS } from './index/backend.ts';
 import { DEFAULT_MODELS_DIR } from './vision/model-build.ts';
+import { JobManager } from './jobs/manager.ts';
 
 export async function createBackend(config: Config, textDims = DEFAULT_TEXT_DIMS): Promise<Backend> {
   if (config.backend === 'elasticsearch') {
@@ -71,7 +72,7 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
           throw e;
         }))
     : null;
-  return {
+  const services: Services = {
     config,
     backend,
     embedder,
@@ -84,6 +85,8 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
     ocr: ocrLoader,
     log,
   };
+  services.jobs = new JobManager(services);
+  return services;
 }
 
 /**
@@ -101,6 +104,7 @@ async function evidenceWithIndex(backend: Backend, fromFile: EvidenceModel | nul
 }
 
 export async function closeServices(s: Services): Promise<void> {
+  await s.jobs?.stopAll();
   await s.backend.close();
   await s.embedder.close();
   await s.textEmbedder?.close();

@@ -43,6 +43,11 @@ export interface Config {
   text: { model: string; threads: number; prfDocs: number; semanticFloor: number; semanticMargin: number };
   fetch: { timeoutMs: number; maxBytes: number; maxRedirects: number; allowHosts: string[] };
   es: { url: string; index: string; apiKey?: string; username?: string; password?: string; caFile?: string };
+  /**
+   * batch jobs (src/jobs): items fetched/decoded, embedded and OCR'd at once, records per bulk write, items in
+   * flight at most (bounds memory whatever the feed size), jobs run at once by the server
+   */
+  jobs: { fetchConcurrency: number; embedConcurrency: number; ocrConcurrency: number; batchSize: number; window: number; concurrentJobs: number; feedMaxBytes: number };
   /** names of the settings given explicitly, which a fitted calibration must not override */
   explicit: string[];
 }
@@ -95,6 +100,16 @@ export function loadConfig(env: Env = process.env): Config {
       maxBytes: int(env, 'FETCH_MAX_BYTES', 5 * 1024 * 1024),
       maxRedirects: int(env, 'FETCH_MAX_REDIRECTS', 3),
       allowHosts: list(env, 'FETCH_ALLOW_HOSTS'),
+    },
+    // defaults chosen by `npm run bench -- jobs` (README, Batch jobs)
+    jobs: {
+      fetchConcurrency: int(env, 'JOBS_FETCH_CONCURRENCY', 8),
+      embedConcurrency: int(env, 'JOBS_EMBED_CONCURRENCY', 16),
+      ocrConcurrency: int(env, 'JOBS_OCR_CONCURRENCY', 1),
+      batchSize: int(env, 'JOBS_BATCH_SIZE', 64),
+      window: int(env, 'JOBS_WINDOW', 128),
+      concurrentJobs: int(env, 'JOBS_CONCURRENT', 1),
+      feedMaxBytes: int(env, 'JOBS_FEED_MAX_BYTES', 50 * 1024 * 1024),
     },
     explicit: ['SAME_SOURCE_THRESHOLD', 'SUBSTITUTE_FLOOR', 'WHITEN_SHRINK'].filter((k) => env[k] !== undefined && env[k] !== ''),
     es: {

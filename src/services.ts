@@ -8,6 +8,7 @@ import type { ProjectionState } from './index/methods/projection.ts';
 import type { Calibration } from './match/calibration.ts';
 import type { EvidenceModel } from './match/evidence.ts';
 import type { OcrReader } from './vision/ocr/index.ts';
+import type { JobManager } from './jobs/manager.ts';
 
 export interface Services {
   config: Config;
@@ -26,6 +27,8 @@ export interface Services {
   /** OCR reader, loaded on first use; null when OCR is switched off */
   ocr: (() => Promise<OcrReader>) | null;
   log: (msg: string) => void;
+  /** batch jobs (src/jobs), run in this process; set by createServices */
+  jobs?: JobManager;
 }
 
 export type AppEnv = { Variables: { services: Services } };
