@@ -14,6 +14,10 @@ import * as productsPut from './routes/v1_products_put.ts';
 import * as searchRoute from './routes/v1_search.ts';
 import * as imagesRoute from './routes/v1_images.ts';
 import * as web from './routes/web.ts';
+import * as jobsCreate from './routes/v1_jobs_create.ts';
+import * as jobsGet from './routes/v1_jobs_get.ts';
+import * as jobsCancel from './routes/v1_jobs_cancel.ts';
+import * as jobsList from './routes/v1_jobs_list.ts';
 import { requireKey } from './routes/common.ts';
 
 export function createApp(services: Services) {
@@ -30,6 +34,8 @@ export function createApp(services: Services) {
   // writes need the key, checked before any body is read or validated (strangers learn nothing of the schema)
   app.use('/v1/*', async (c, next) => {
     const write = c.req.path.startsWith('/v1/products/') && ['PUT', 'POST', 'DELETE'].includes(c.req.method);
+    // jobs (their state and errors reports too) are the operator's
+    if (c.req.path === '/v1/jobs' || c.req.path.startsWith('/v1/jobs/')) requireKey(c);
     if (write || (c.req.path === '/v1/search' && services.config.searchRequiresKey)) requireKey(c);
     await next();
   });
@@ -43,7 +49,7 @@ export function createApp(services: Services) {
     }),
   );
 
-  for (const r of [healthz, productsBatch, productsPut, productsGet, productsDelete, searchRoute, imagesRoute, docs, web]) r.register(app);
+  for (const r of [healthz, productsBatch, productsPut, productsGet, productsDelete, searchRoute, imagesRoute, jobsCreate, jobsList, jobsGet, jobsCancel, docs, web]) r.register(app);
 
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {

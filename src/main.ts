@@ -29,6 +29,8 @@ if (process.env.DEMO_CATALOGUE !== '0') {
 // the English → Chinese dictionary loads in the background, so the first English query need not wait for it
 void loadDictionary().catch((e) => console.error(`translation dictionary not loaded: ${(e as Error).message}`));
 await ensureWebBuilt((m) => console.log(m)).catch((e) => console.error(`web page not built (the API still serves): ${(e as Error).message}`));
+const resumed = services.jobs?.resumeInterrupted() ?? [];
+if (resumed.length) console.log(`resuming ${resumed.length} interrupted job(s): ${resumed.join(', ')}`);
 const app = createApp(services);
 const listings = await services.backend.count();
 const server = serve({ fetch: app.fetch, port: config.port, hostname: process.env.HOST ?? '0.0.0.0' }, (info) => {

@@ -52,6 +52,8 @@ interface Running {
   /** status of an earlier run of the same job id (an interrupted one can be resumed) */
   prevStatus: JobStatus | null;
   resumeCounts?: Counts;
+  /** stopped by a shutdown, not by a cancel: left queued, resumed by the next start */
+  interrupted?: boolean;
 }
 
 /** A stable id for the same command over the same input, so that re-running it resumes. */
@@ -168,10 +170,13 @@ export class JobManager {
     return this.view(r);
   }
 
-  /** Abort every running job and wait for them to stop (shutdown). */
+  /** Stop every job and wait for them (shutdown): they stay queued, to be resumed by the next start. */
   async stopAll(): Promise<void> {
     const all = [...this.running.values()];
-    for (const r of all) r.abort.abort();
+    for (const r of all) {
+      r.interrupted = true;
+      r.abort.abort();
+    }
     await Promise.allSettled(all.map((r) => r.done));
   }
 
@@ -196,7 +201,7 @@ export class JobManager {
     const { spec, state } = r;
     const files = jobFiles(this.jobDir(spec.id));
     if (r.abort.signal.aborted) {
-      state.status = 'cancelled';
+      state.status = r.interrupted ? 'queued' : 'cancelled';
       state.finishedAt ??= new Date().toISOString();
       this.persist(r);
       return this.view(r);
@@ -248,7 +253,8 @@ export class JobManager {
       state.status = c.failed > 0 ? 'completed_with_errors' : 'completed';
     } catch (e) {
       r.acks?.save(true);
-      if (e instanceof Cancelled || r.abort.signal.aborted) state.status = 'cancelled';
+      if (r.interrupted) state.status = 'queued';
+      else if (e instanceof Cancelled || r.abort.signal.aborted) state.status = 'cancelled';
       else {
         state.status = 'failed';
         state.error = e instanceof AppError ? { code: e.code, message: e.message } : { code: 'internal', message: (e as Error)?.message ?? String(e) };
