@@ -266,7 +266,8 @@ export class JobManager {
     state.finishedAt = new Date().toISOString();
     if (r.acks) {
       const secs = (Date.parse(state.finishedAt) - Date.parse(state.startedAt)) / 1000;
-      const p = progressView(r.acks.counts, state.progress.total, r.meter);
+      // everything acknowledged (beyond the checkpoint's watermark too: a cancelled job wrote those)
+      const p = progressView(r.acks.seen, state.progress.total, r.meter);
       // the run's mean rate (items this run acknowledged over its wall time); nothing left to wait for
       const thisRun = p.processed - (state.resumedAfter ? this.countsAt(r) : 0);
       state.progress = { ...p, rate: Math.round((thisRun / Math.max(0.001, secs)) * 10) / 10, etaSeconds: state.status === 'cancelled' || state.status === 'failed' ? null : 0 };

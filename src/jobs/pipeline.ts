@@ -179,6 +179,8 @@ export async function runIndexPipeline(items: AsyncIterable<SourceItem>, s: Serv
               return timed(o.times, 'evidence', () => readExtras(bytes, svc, {}));
             })
           : Promise.resolve(undefined);
+        // awaited by embedRecord; when the embed task is dropped first, its rejection is not unhandled
+        extras.catch(() => undefined);
         rec = await embedQ.add(() => {
           check();
           return timed(o.times, 'embed', () => embedRecord(id, input, bytes, svc, { extras }));
