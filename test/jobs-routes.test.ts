@@ -55,7 +55,7 @@ beforeAll(async () => {
   // a fixture server: a feed whose images are URLs on the same server
   server = http.createServer((rq, rs) => {
     const m = /^\/img\/(\d+)\.jpg$/.exec(rq.url ?? '');
-    if (m) {
+    if (m && photos[Number(m[1])]) {
       rs.writeHead(200, { 'content-type': 'image/jpeg' });
       return rs.end(fs.readFileSync(photos[Number(m[1])]));
     }
