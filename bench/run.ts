@@ -165,6 +165,13 @@ if (on('ocr')) {
   log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s, load average now ${os.loadavg()[0].toFixed(2)}`);
 }
 
+if (want.has('jobs')) {
+  // not in the default set (it takes ~15 min at 10,000 listings): `npm run bench -- jobs`, BENCH_JOBS_N=2000 for a quick one
+  log(`\n## 8. batch index job: ${Number(process.env.BENCH_JOBS_N ?? 10_000).toLocaleString('en')} listings, end to end`);
+  const { benchJobs } = await import('./jobs.ts');
+  await benchJobs(config, log);
+}
+
 if (on('backends')) {
   const n = Number(process.env.BENCH_N ?? 100_000);
   log(`\n## 3. backends at ${n.toLocaleString('en')} products (synthetic clustered vectors, real descriptor size)`);

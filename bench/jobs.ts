@@ -1,0 +1,118 @@
+// `npm run bench -- jobs`: a batch index job of BENCH_JOBS_N (default 10,000) listings made from the Grocery
+// photos (local paths, varied attributes), end to end through the same code as `npx sourcing index`: items/s,
+// peak RSS, and the busy time of each stage. The image pipeline's end-to-end throughput is measured in the
+// same run (bench/pipeline.ts, the configuration the services use), and the ratio printed (goal ≥ 0.8).
+// A smaller job (BENCH_JOBS_OCR_N, default 300) runs with OCR on.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { repoRoot, type Config } from '../src/config.ts';
+import { readSplit } from '../src/demo/grocery.ts';
+import type { JobState } from '../src/jobs/manager.ts';
+import { benchPipeline } from './pipeline.ts';
+import { productLine } from '../test/support/feed.ts';
+import { mulberry32 } from '../src/util/prng.ts';
+
+export interface JobsReport {
+  n: number;
+  itemsPerS: number;
+  pipelineImgPerS: number;
+  ratio: number;
+  peakRssMb: number;
+  stageShare: Record<string, number>;
+  ocr: { n: number; itemsPerS: number } | null;
+}
+
+async function feedFile(n: number): Promise<string> {
+  const dir = path.join(repoRoot, '.cache', 'bench');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `jobs-feed-${n}.jsonl`);
+  if (fs.existsSync(file)) return file;
+  const photos = [...(await readSplit('train')), ...(await readSplit('val'))].map((x) => x.path).sort();
+  const rnd = mulberry32(42);
+  const out = fs.createWriteStream(file);
+  for (let i = 1; i <= n; i++) {
+    // photos reused with different ids and attributes once the dataset runs out
+    const line = JSON.stringify(productLine(`bench-${String(i).padStart(7, '0')}`, photos[(i * 7919) % photos.length], i, rnd));
+    if (!out.write(line + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r) => out.end(() => r()));
+  return file;
+}
+
+/**
+ * The job as the operator runs it: `sourcing index` in a child process (so that its peak RSS is the job's
+ * alone: VmHWM from /proc), on a fresh embedded data directory. The rate is over the job's own run
+ * (startedAt → finishedAt, the models already loaded).
+ */
+async function runJob(input: string, ocr: boolean, log: (l: string) => void, label: string): Promise<{ st: JobState; wallS: number; peak: number }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sourcing-bench-jobs-'));
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'index', input, '--job', 'bench', ocr ? '--ocr' : '--no-ocr'], {
+    cwd: repoRoot,
+    env: { ...process.env, DATA_DIR: dataDir, SEARCH_BACKEND: 'embedded' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  let peak = 0;
+  const hwm = () => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+    } catch {
+      // exited
+    }
+  };
+  const sampler = setInterval(hwm, 200);
+  let last = 0;
+  const progress = setInterval(() => {
+    const lines = out.split('\n').filter((l) => l.startsWith('progress:'));
+    if (lines.length && Date.now() - last > 30_000) {
+      last = Date.now();
+      log(`  ${label}: ${lines[lines.length - 1]} · peak rss so far ${(peak / 2 ** 20).toFixed(0)} MB`);
+    }
+  }, 1000);
+  const code = await new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+  clearInterval(sampler);
+  clearInterval(progress);
+  if (code !== 0) throw new Error(`sourcing index exited with ${code}:\n${out.slice(-3000)}`);
+  const st = JSON.parse(fs.readFileSync(path.join(dataDir, 'jobs', 'bench', 'state.json'), 'utf8')) as JobState;
+  const wallS = (Date.parse(st.finishedAt!) - Date.parse(st.startedAt!)) / 1000;
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  return { st, wallS, peak };
+}
+
+export async function benchJobs(config: Config, log: (l: string) => void): Promise<JobsReport> {
+  const n = Number(process.env.BENCH_JOBS_N ?? 10_000);
+  const ocrN = Number(process.env.BENCH_JOBS_OCR_N ?? 300);
+  const j = config.jobs;
+  log(`  settings: fetch ${j.fetchConcurrency}, embed ${j.embedConcurrency}, evidence ${j.ocrConcurrency}, bulk ${j.batchSize}, window ${j.window}; vision ${config.vision.threads} thread(s) × ${config.vision.inflight} in flight, max batch ${config.vision.maxBatch}, decode ${config.vision.decodeConcurrency}`);
+
+  // the image pipeline's end-to-end throughput, in this run, in the services' configuration
+  const test = await readSplit('test');
+  const rows = await benchPipeline(config, test.filter((_, i) => i % 12 === 0).map((x) => x.path), log);
+  const row = rows.find((r) => r.threads === config.vision.threads && r.inflight === config.vision.inflight) ?? rows[0];
+
+  const file = await feedFile(n);
+  log(`  feed: ${file} (${n.toLocaleString('en')} listings, one Grocery photo each, local paths)`);
+  const main = await runJob(file, false, log, 'index');
+  const p = main.st.progress;
+  const itemsPerS = p.processed / main.wallS;
+  const total = Object.values(main.st.stageMs).reduce((a, b) => a + b, 0);
+  const stageShare = Object.fromEntries(Object.entries(main.st.stageMs).map(([k, v]) => [k, v / Math.max(1, total)]));
+  log(`  job ${main.st.status}: ${p.done} done, ${p.skipped} skipped, ${p.failed} failed in ${main.wallS.toFixed(0)} s (after the models loaded)`);
+  log(`  end to end ${itemsPerS.toFixed(1)} items/s · image pipeline ${row.endToEndImgPerS.toFixed(1)} img/s → ratio ${(itemsPerS / row.endToEndImgPerS).toFixed(2)} (goal ≥ 0.8) · peak RSS ${(main.peak / 2 ** 20).toFixed(0)} MB (goal < 1024)`);
+  log(`  busy time by stage (overlapping; share of the sum): ${Object.entries(main.st.stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s (${((100 * v) / Math.max(1, total)).toFixed(0)}%)`).join(' · ')}`);
+
+  let ocr: JobsReport['ocr'] = null;
+  if (ocrN > 0) {
+    const small = path.join(path.dirname(file), `jobs-feed-${ocrN}-ocr.jsonl`);
+    fs.writeFileSync(small, fs.readFileSync(file, 'utf8').split('\n').slice(0, ocrN).join('\n') + '\n');
+    const r = await runJob(small, true, log, 'index with OCR');
+    ocr = { n: r.st.progress.processed, itemsPerS: r.st.progress.processed / r.wallS };
+    log(`  with OCR on (${ocr.n} listings): ${ocr.itemsPerS.toFixed(2)} items/s, peak RSS ${(r.peak / 2 ** 20).toFixed(0)} MB; busy: ${Object.entries(r.st.stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s`).join(' · ')}`);
+  }
+  return { n, itemsPerS, pipelineImgPerS: row.endToEndImgPerS, ratio: itemsPerS / row.endToEndImgPerS, peakRssMb: main.peak / 2 ** 20, stageShare, ocr };
+}
