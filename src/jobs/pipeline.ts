@@ -134,7 +134,9 @@ export async function runIndexPipeline(items: AsyncIterable<SourceItem>, s: Serv
     if (o.signal.aborted) throw new Cancelled();
   };
 
+  let lastFlush = performance.now();
   const flush = (): Promise<void> => {
+    lastFlush = performance.now();
     const mine = batch;
     batch = [];
     if (!mine.length) return Promise.resolve();
@@ -192,7 +194,8 @@ export async function runIndexPipeline(items: AsyncIterable<SourceItem>, s: Serv
       check();
       batch.push({ item, rec });
     }
-    if (batch.length >= o.batchSize) await flush();
+    // a full bulk, or a second since the last one: slow items (OCR) are acknowledged, and shown, as they come
+    if (batch.length >= o.batchSize || performance.now() - lastFlush > 1000) await flush();
   };
 
   const iterator = items[Symbol.asyncIterator]();
