@@ -46,11 +46,11 @@ async function feedFile(n: number): Promise<string> {
  * alone: VmHWM from /proc), on a fresh embedded data directory. The rate is over the job's own run
  * (startedAt → finishedAt, the models already loaded).
  */
-async function runJob(input: string, ocr: boolean, log: (l: string) => void, label: string): Promise<{ st: JobState; wallS: number; peak: number }> {
+async function runJob(input: string, ocr: boolean, log: (l: string) => void, label: string, env: Record<string, string> = {}): Promise<{ st: JobState; wallS: number; peak: number }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sourcing-bench-jobs-'));
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'index', input, '--job', 'bench', ocr ? '--ocr' : '--no-ocr'], {
     cwd: repoRoot,
-    env: { ...process.env, DATA_DIR: dataDir, SEARCH_BACKEND: 'embedded' },
+    env: { ...process.env, DATA_DIR: dataDir, SEARCH_BACKEND: 'embedded', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -97,14 +97,46 @@ export async function benchJobs(config: Config, log: (l: string) => void): Promi
 
   const file = await feedFile(n);
   log(`  feed: ${file} (${n.toLocaleString('en')} listings, one Grocery photo each, local paths)`);
+
+  // the stage concurrencies the defaults come from: a short job per setting (local features off, so that
+  // the model stages decide)
+  const sweepN = Number(process.env.BENCH_JOBS_SWEEP_N ?? 500);
+  if (sweepN > 0) {
+    const small = path.join(path.dirname(file), `jobs-feed-${sweepN}-sweep.jsonl`);
+    fs.writeFileSync(small, fs.readFileSync(file, 'utf8').split('\n').slice(0, sweepN).join('\n') + '\n');
+    for (const [fetchC, embedC, bulk] of [
+      [4, 8, 64],
+      [8, 16, 64],
+      [8, 32, 64],
+      [8, 16, 256],
+    ]) {
+      const r = await runJob(small, false, () => {}, 'sweep', {
+        EVIDENCE_LOCAL: '0',
+        JOBS_FETCH_CONCURRENCY: String(fetchC),
+        JOBS_EMBED_CONCURRENCY: String(embedC),
+        JOBS_BATCH_SIZE: String(bulk),
+      });
+      log(`  sweep (${sweepN} listings, local features off): fetch ${fetchC}, embed ${embedC}, bulk ${bulk} → ${(r.st.progress.processed / r.wallS).toFixed(1)} items/s, peak RSS ${(r.peak / 2 ** 20).toFixed(0)} MB, load ${os.loadavg()[0].toFixed(1)}`);
+    }
+  }
+
   const main = await runJob(file, false, log, 'index');
   const p = main.st.progress;
   const itemsPerS = p.processed / main.wallS;
   const total = Object.values(main.st.stageMs).reduce((a, b) => a + b, 0);
   const stageShare = Object.fromEntries(Object.entries(main.st.stageMs).map(([k, v]) => [k, v / Math.max(1, total)]));
+  log(`  load average now ${os.loadavg()[0].toFixed(2)}`);
   log(`  job ${main.st.status}: ${p.done} done, ${p.skipped} skipped, ${p.failed} failed in ${main.wallS.toFixed(0)} s (after the models loaded)`);
   log(`  end to end ${itemsPerS.toFixed(1)} items/s · image pipeline ${row.endToEndImgPerS.toFixed(1)} img/s → ratio ${(itemsPerS / row.endToEndImgPerS).toFixed(2)} (goal ≥ 0.8) · peak RSS ${(main.peak / 2 ** 20).toFixed(0)} MB (goal < 1024)`);
   log(`  busy time by stage (overlapping; share of the sum): ${Object.entries(main.st.stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s (${((100 * v) / Math.max(1, total)).toFixed(0)}%)`).join(' · ')}`);
+
+  if (config.evidence.local && process.env.BENCH_JOBS_NO_LOCAL !== '0') {
+    // the same job without local features (EVIDENCE_LOCAL=0): what the ORB stage costs
+    const r = await runJob(file, false, log, 'index without local features', { EVIDENCE_LOCAL: '0' });
+    const rate = r.st.progress.processed / r.wallS;
+    const sum = Object.values(r.st.stageMs).reduce((a, b) => a + b, 0);
+    log(`  without local features (EVIDENCE_LOCAL=0): ${rate.toFixed(1)} items/s → ratio ${(rate / row.endToEndImgPerS).toFixed(2)} · peak RSS ${(r.peak / 2 ** 20).toFixed(0)} MB · busy: ${Object.entries(r.st.stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s (${((100 * v) / Math.max(1, sum)).toFixed(0)}%)`).join(' · ')}`);
+  }
 
   let ocr: JobsReport['ocr'] = null;
   if (ocrN > 0) {
