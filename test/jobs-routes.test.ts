@@ -148,6 +148,16 @@ describe('jobs API', () => {
       const got = await env.services.backend.getMany(['url-0', 'url-1', 'url-2']);
       expect(got.size).toBe(3);
       expect(got.get('url-1')!.product.images[0].url).toBe(`${base}/img/1.jpg`);
+
+      // a stale reindex without a feed: the records another model made are re-embedded from their image URLs
+      const old = got.get('url-1')!;
+      await env.services.backend.upsert([{ ...old, product: { ...old.product, modelVersion: 'older-model-1' } }]);
+      const stale = (await ok(await req('/v1/jobs', { method: 'POST', headers: auth, json: { kind: 'reindex', mode: 'stale', ocr: false } }), 202)).job;
+      const staleDone = await waitJob(stale.id);
+      expect(staleDone.status).toBe('completed');
+      expect(staleDone.progress).toMatchObject({ total: null, done: 1, failed: 0, skipped: 0 });
+      expect((await env.services.backend.get('url-1'))!.product.modelVersion).toBe(env.services.embedder.modelVersion);
+      expect((await env.services.backend.get('url-2'))!.product.updatedAt).toBe(got.get('url-2')!.product.updatedAt);
     } finally {
       const hosts = env.services.config.fetch.allowHosts;
       hosts.splice(hosts.indexOf('127.0.0.1'), 1);

@@ -88,9 +88,16 @@ class Window {
   private used = 0;
   private waiters: Array<() => void> = [];
   constructor(private readonly limit: number) {}
-  async acquire(): Promise<void> {
-    while (this.used >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
+  /** Resolves when there is room (then the slot is taken), or when `stop` says so (nothing taken: false). */
+  async acquire(stop: () => boolean): Promise<boolean> {
+    while (this.used >= this.limit && !stop()) await new Promise<void>((r) => this.waiters.push(r));
+    if (stop()) return false;
     this.used++;
+    return true;
+  }
+  /** Wake every waiter (a cancel). */
+  wakeAll(): void {
+    for (const w of this.waiters.splice(0)) w();
   }
   release(): void {
     this.used--;
@@ -200,12 +207,9 @@ export async function runIndexPipeline(items: AsyncIterable<SourceItem>, s: Serv
 
   const iterator = items[Symbol.asyncIterator]();
   try {
+    o.signal.addEventListener('abort', () => window.wakeAll(), { once: true });
     for (;;) {
-      await window.acquire();
-      if (fatal || o.signal.aborted) {
-        window.release();
-        break;
-      }
+      if (!(await window.acquire(() => !!fatal || o.signal.aborted))) break;
       const t = performance.now();
       const next = await iterator.next();
       o.times.ms.read += performance.now() - t;
@@ -227,7 +231,10 @@ export async function runIndexPipeline(items: AsyncIterable<SourceItem>, s: Serv
   } finally {
     await iterator.return?.(undefined);
   }
-  while (inflight.size) await Promise.all([...inflight]);
+  // on a cancel, items still in a stage (a slow fetch, a model run) are not waited for: they are dropped at
+  // their next stage boundary and never acknowledged; only a bulk write already begun is waited for
+  const aborted = new Promise<void>((r) => (o.signal.aborted ? r() : o.signal.addEventListener('abort', () => r(), { once: true })));
+  while (inflight.size && !o.signal.aborted) await Promise.race([Promise.all([...inflight]), aborted]);
   if (!fatal && !o.signal.aborted) await flush().catch((e) => (fatal ??= e));
   await writeQ.onIdle();
   if (fatal) throw fatal;
