@@ -105,7 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobs: {
       fetchConcurrency: int(env, 'JOBS_FETCH_CONCURRENCY', 8),
       embedConcurrency: int(env, 'JOBS_EMBED_CONCURRENCY', 16),
-      ocrConcurrency: int(env, 'JOBS_OCR_CONCURRENCY', 1),
+      ocrConcurrency: int(env, 'JOBS_OCR_CONCURRENCY', 2),
       batchSize: int(env, 'JOBS_BATCH_SIZE', 64),
       window: int(env, 'JOBS_WINDOW', 128),
       concurrentJobs: int(env, 'JOBS_CONCURRENT', 1),

@@ -9,7 +9,7 @@ import { SearchAnswer } from '../src/schema/search.ts';
 import { readErrors } from '../src/jobs/errors.ts';
 import type { JobManager, JobSpec, JobState } from '../src/jobs/manager.ts';
 import { tokenize } from '../src/text/tokenize.ts';
-import { makeFeed, type Feed } from './support/feed.ts';
+import { groceryPhotos, makeFeed, type Feed } from './support/feed.ts';
 import { makeTestEnv, type TestEnv } from './support/services.ts';
 
 const esUrl = inject('esUrl');
@@ -184,6 +184,23 @@ for (const backend of ['embedded', 'elasticsearch'] as const) {
       expect(bigNow.length).toBeLessThan(400);
       // nothing half-written: every stored record is complete
       for (const r of (await env.services.backend.getMany(bigNow)).values()) expect(r.images).toHaveLength(1);
+    });
+
+    it('a folder of images with a sidecar is indexed, one listing per image', async () => {
+      const folder = path.join(dir, 'folder');
+      fs.mkdirSync(folder, { recursive: true });
+      const photos = (await groceryPhotos(60)).slice(50, 54);
+      photos.forEach((p, i) => fs.copyFileSync(p, path.join(folder, `shot ${i}.jpg`)));
+      fs.writeFileSync(path.join(folder, 'notes.txt'), 'not an image');
+      fs.writeFileSync(path.join(folder, 'sidecar.json'), JSON.stringify({ 'shot 1.jpg': { id: 'folder-one', title: 'Named by the sidecar', price: { amount: 9.9, currency: 'CNY' } }, 'shot 3.jpg': { price: { amount: -1 } } }));
+      const st = await run({ kind: 'index', input: folder });
+      expect(st.status).toBe('completed_with_errors');
+      expect(st.progress).toMatchObject({ total: 4, done: 3, failed: 1 });
+      const got = await env.services.backend.getMany(['shot-0', 'folder-one', 'shot-2', 'shot-3']);
+      expect([...got.keys()].sort()).toEqual(['folder-one', 'shot-0', 'shot-2']);
+      expect(got.get('folder-one')!.product).toMatchObject({ title: 'Named by the sidecar', price: { amount: 9.9 } });
+      expect(got.get('shot-0')!.product.title).toBe('shot 0');
+      expect(readErrors(jobs.errorsFile(`t${n}`)).map(({ line, id, code }) => ({ line, id, code }))).toEqual([{ line: 4, id: 'shot-3', code: 'invalid_record' }]);
     });
   });
 }
