@@ -629,7 +629,14 @@ describe('GET /openapi.json', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.info.title).toBeTruthy();
     expect(doc.info.version).toBeTruthy();
-    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/v1/products/batch', '/v1/products/{id}', '/v1/search'].sort());
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      ['/healthz', '/v1/products/batch', '/v1/products/{id}', '/v1/search', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/errors'].sort(),
+    );
+    expect(Object.keys(doc.paths['/v1/jobs']).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/v1/jobs/{id}/cancel'])).toEqual(['post']);
+    // every jobs operation needs the API key
+    for (const p of ['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/errors'])
+      for (const op of Object.values(doc.paths[p]) as Array<{ security?: unknown }>) expect(op.security, p).toEqual([{ apiKey: [] }]);
     expect(Object.keys(doc.paths['/v1/products/{id}']).sort()).toEqual(['delete', 'get', 'put']);
     expect(Object.keys(doc.paths['/v1/products/batch'])).toEqual(['post']);
     expect(Object.keys(doc.paths['/v1/search'])).toEqual(['post']);
