@@ -9,16 +9,29 @@ import { dot } from '../../vision/pooling.ts';
 
 /** Indexed listings checked per new listing (the nearest by image). */
 const GROUP_CANDIDATES = 10;
+/** neighbour lookups in flight at once */
+const NEIGHBOUR_LOOKUPS = 8;
 
 export async function assignGroups(s: Pick<Services, 'backend' | 'evidence'>, recs: IndexRecord[]): Promise<void> {
   if (!s.evidence) return;
+  // the indexed neighbours of every listing first, a few requests at a time (they do not depend on each
+  // other: nothing is written until the batch is grouped), so that a bulk of 64 on Elasticsearch is not
+  // 128 round trips one after the other
+  const neighbours: Array<Map<string, IndexRecord> | null> = [];
+  const lookup = async (r: IndexRecord) => {
+    const hits = await s.backend.knn(r.images[0].vector, { k: GROUP_CANDIDATES + 1 });
+    return s.backend.getMany(hits.map((h) => h.id).filter((id) => id !== r.product.id));
+  };
+  for (let i = 0; i < recs.length; i += NEIGHBOUR_LOOKUPS) {
+    const slice = recs.slice(i, i + NEIGHBOUR_LOOKUPS);
+    neighbours.push(...(await Promise.all(slice.map((r) => (r.images[0] ? lookup(r) : null)))));
+  }
   const done: IndexRecord[] = [];
-  for (const r of recs) {
+  for (const [ri, r] of recs.entries()) {
     const im = r.images[0];
     let group = r.product.id;
     if (im) {
-      const hits = await s.backend.knn(im.vector, { k: GROUP_CANDIDATES + 1 });
-      const found = await s.backend.getMany(hits.map((h) => h.id).filter((id) => id !== r.product.id));
+      const found = neighbours[ri]!;
       // listings of the same batch are not in the index yet: the nearest of them are checked too
       const mates = done
         .filter((d) => d.images.length && d.product.id !== r.product.id)
