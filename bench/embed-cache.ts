@@ -6,7 +6,8 @@ import PQueue from 'p-queue';
 import { repoRoot } from '../src/config.ts';
 import type { ImageEmbedder, ImageEmbedding } from '../src/vision/embedder.ts';
 
-export async function embedFiles(embedder: ImageEmbedder, files: string[], tag: string, log = console.log): Promise<Map<string, ImageEmbedding>> {
+/** `mirrored`: the cached descriptor is that of the left-right mirrored image (what a query adds). */
+export async function embedFiles(embedder: ImageEmbedder, files: string[], tag: string, log = console.log, opts: { mirrored?: boolean } = {}): Promise<Map<string, ImageEmbedding>> {
   const dir = path.join(repoRoot, '.cache', 'bench');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${embedder.modelVersion}-${tag}.jsonl`);
@@ -29,7 +30,8 @@ export async function embedFiles(embedder: ImageEmbedder, files: string[], tag: 
     const q = new PQueue({ concurrency: 8 }); // bounds how many files are read ahead of the model
     await Promise.all(
       todo.map((f) => q.add(async () => {
-        const e = await embedder.embed(fs.readFileSync(f));
+        const full = await embedder.embed(fs.readFileSync(f), undefined, { mirrored: !!opts.mirrored });
+        const e = opts.mirrored ? { ...full, descriptor: full.mirrored! } : full;
         out.set(f, e);
         const d = Buffer.from(e.descriptor.buffer, e.descriptor.byteOffset, e.descriptor.byteLength).toString('base64');
         fs.writeSync(fd, JSON.stringify({ f, d, h: e.phash, w: e.width, ht: e.height, fm: e.format }) + '\n');

@@ -9,6 +9,7 @@ import { repoRoot } from '../src/config.ts';
 import type { Services } from '../src/services.ts';
 import { inspectImage, type ImageInspection } from '../src/vision/inspect.ts';
 import { decodeLocal, encodeLocal } from '../src/vision/local/index.ts';
+import { colourGrid, mirrorGrid } from '../src/vision/local/colour.ts';
 
 export type Inspections = Map<string, ImageInspection>;
 
@@ -56,5 +57,22 @@ export async function inspectFiles(
     fs.closeSync(fd);
     log(`  inspected ${todo.length} images (${opts.tag}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
+  await backfillColour(out, files);
   return out;
+}
+
+/** Entries cached before the local features carried colour get it from the file (cheap: a 32 px resize). */
+async function backfillColour(out: Inspections, files: string[]) {
+  const q = new PQueue({ concurrency: 4 });
+  await Promise.all(
+    [...new Set(files)].map((f) =>
+      q.add(async () => {
+        const r = out.get(f);
+        if (!r?.local || r.local.normal.colour) return;
+        const colour = await colourGrid(fs.readFileSync(f)).catch(() => undefined);
+        if (!colour) return;
+        r.local = { normal: { ...r.local.normal, colour }, mirrored: r.local.mirrored ? { ...r.local.mirrored, colour: mirrorGrid(colour) } : null };
+      }),
+    ),
+  );
 }

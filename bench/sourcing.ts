@@ -13,10 +13,12 @@ import { repoRoot } from '../src/config.ts';
 import { EmbeddedBackend } from '../src/index/embedded/backend.ts';
 import { ProjectionState } from '../src/index/methods/projection.ts';
 import { assignGroups } from '../src/index/methods/group.ts';
+import { mirroredFeatures } from '../src/index/components/extras.ts';
 import type { IndexRecord } from '../src/index/backend.ts';
-import { fitLogistic, predict } from '../src/match/logistic.ts';
+import { createHash } from 'node:crypto';
+import { DEFAULT_BOOST, fitBoosted, predictBoosted } from '../src/match/boosted.ts';
 import { FEATURES, featureVector, gatherEvidence, type EvidenceModel } from '../src/match/evidence.ts';
-import { searchEmbedded } from '../src/match/search.ts';
+import { mergeBest, searchEmbedded } from '../src/match/search.ts';
 import type { Services } from '../src/services.ts';
 import { productText, tokenize } from '../src/text/tokenize.ts';
 import { INDEX_DIMS } from '../src/vision/projection.ts';
@@ -29,6 +31,9 @@ import { embedFiles } from './embed-cache.ts';
 import { inspectFiles, type Inspections } from './inspect-cache.ts';
 import { benchSourcingCost, type CostReport } from './sourcing-cost.ts';
 import { add, blank, finish, loadGrocery, rankedIds, type Item, type Metrics } from './quality.ts';
+
+/** BENCH_DUMP_PAIRS=file: the fitting pairs' raw evidence as JSON lines, for trying models offline */
+const dumpPairs = process.env.BENCH_DUMP_PAIRS || null;
 
 export const GALLERY_SEED = 11;
 export const FIT_SEED = 12;
@@ -108,8 +113,10 @@ async function openGallery(base: Services, items: EvItem[], classes: GroceryClas
   if (opts.groups && s.evidence) {
     // index-time groups, assigned as listings would arrive: factory listings first, then resellers
     const all = await backend.getMany(items.map((i) => i.id));
-    for (const id of items.map((i) => i.id)) {
-      const r = all.get(id)!;
+    for (const it of items) {
+      const r = all.get(it.id)!;
+      const m = insp.get(it.file)?.local?.mirrored;
+      if (r.extras && m) mirroredFeatures.set(r.extras, m);
       await assignGroups(s, [r]);
       await backend.upsert([r]);
     }
@@ -118,18 +125,22 @@ async function openGallery(base: Services, items: EvItem[], classes: GroceryClas
 }
 
 /** Labelled pairs (evidence features, same product?) from each query's top candidates by image. */
-async function collectPairs(g: Gallery, queries: Query[], emb: Map<string, ImageEmbedding>, insp: Inspections, k: number, out: { X: number[][]; y: boolean[]; src: string[] }, src: string) {
+async function collectPairs(g: Gallery, queries: Query[], emb: Map<string, ImageEmbedding>, insp: Inspections, k: number, out: { X: number[][]; y: boolean[]; src: string[]; q: string[] }, src: string) {
   for (const q of queries) {
     const e = emb.get(q.sample.path)!;
-    const hits = await g.s.backend.knn(g.s.projection.apply(e.descriptor), { k });
+    // candidates as a search gathers them: the photo and the photo mirrored
+    const normal = await g.s.backend.knn(g.s.projection.apply(e.descriptor), { k });
+    const hits = e.mirrored ? mergeBest(normal, await g.s.backend.knn(g.s.projection.apply(e.mirrored), { k })).slice(0, k) : normal;
     const recs = await g.s.backend.getMany(hits.map((h) => h.id));
     const list = hits.map((h) => recs.get(h.id)!).filter(Boolean);
     const i = insp.get(q.sample.path);
-    const ev = gatherEvidence({ descriptor: e.descriptor, phash: e.phash, local: i?.local ?? null, ocrText: i?.ocrText ?? '', words: '', supplierId: null }, list);
+    const ev = gatherEvidence({ descriptor: e.descriptor, mirroredDescriptor: e.mirrored ?? null, phash: e.phash, local: i?.local ?? null, ocrText: i?.ocrText ?? '', words: '', supplierId: null }, list);
     list.forEach((r, j) => {
       out.X.push(featureVector(ev[j]));
       out.y.push(g.byId.get(r.product.id)!.fine === q.sample.fineId);
       out.src.push(src);
+      out.q.push(q.sample.path);
+      if (dumpPairs) fs.appendFileSync(dumpPairs, JSON.stringify({ src, q: q.sample.path, c: r.product.id, y: out.y[out.y.length - 1], rank: j, e: ev[j] }) + '\n');
     });
   }
 }
@@ -209,6 +220,12 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
   const copies = { gallery: await makeCopies(classes, GALLERY_SEED, log), fit: await makeCopies(classes, FIT_SEED, log), test: await makeCopies(classes, TEST_SEED, log) };
   const copyFiles = [...copies.gallery, ...copies.fit, ...copies.test].map((c) => c.file);
   const emb = new Map([...gro.emb, ...(await embedFiles(base.embedder, copyFiles, `reseller-${base.config.image.resize}`, log))]);
+  // queries are also searched mirrored (config search.mirrorQuery), as the service does
+  if (base.config.search.mirrorQuery) {
+    const queryFiles = [...gro.val, ...gro.test].map((q) => q.sample.path).concat([...copies.fit, ...copies.test].map((c) => c.file));
+    const mirrored = await embedFiles(base.embedder, queryFiles, `queries-mirrored-${base.config.image.resize}`, log, { mirrored: true });
+    for (const f of queryFiles) emb.set(f, { ...emb.get(f)!, mirrored: mirrored.get(f)!.descriptor });
+  }
   log('  reading the images for evidence (OCR and ORB; cached in .cache/bench)…');
   const insp: Inspections = new Map([
     ...(await inspectFiles(base, gro.catalogue.map((c) => c.file), { scales: base.config.evidence.ocrIndexScales, tag: 'catalogue' }, log)),
@@ -221,7 +238,7 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
   const noModel: Services = { ...base, evidence: null };
 
   // ---- fit
-  const pairs = { X: [] as number[][], y: [] as boolean[], src: [] as string[] };
+  const pairs = { X: [] as number[][], y: [] as boolean[], src: [] as string[], q: [] as string[] };
   const K = base.config.search.candidates;
   // fitting galleries leave the train photos out (reading them all is the bench's longest step); the report
   // below keeps them, as distractors and as the second Grocery gallery
@@ -235,9 +252,19 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
   const bySrc = new Map<string, number>();
   for (const s of pairs.src) bySrc.set(s, (bySrc.get(s) ?? 0) + 1);
   const weights = pairs.src.map((s) => pairs.src.length / bySrc.size / bySrc.get(s)!);
-  const logistic = fitLogistic([...FEATURES], pairs.X, pairs.y, { l2: 1e-3, sampleWeights: weights });
-  // the cut-off: the lowest P(same) at which "same product" is still ≥ 99% precise on the fitting pairs
-  const scored = pairs.X.map((x, i) => ({ p: predict(logistic, x), y: pairs.y[i] })).sort((a, b) => b.p - a.p);
+  // boosted trees; the cut-off is chosen on out-of-fold predictions (5 folds grouped by query), because
+  // trees fit their own training pairs too well for a 99 % precision cut read off them
+  const queriesOf = [...new Set(pairs.q)];
+  const foldOf = new Map(queriesOf.map((q, i) => [q, i % 5]));
+  const oof = new Float64Array(pairs.X.length);
+  for (let f = 0; f < 5; f++) {
+    const tr = pairs.X.map((_, i) => i).filter((i) => foldOf.get(pairs.q[i]) !== f);
+    const m = fitBoosted([...FEATURES], tr.map((i) => pairs.X[i]), tr.map((i) => pairs.y[i]), { sampleWeights: tr.map((i) => weights[i]) });
+    pairs.X.forEach((x, i) => { if (foldOf.get(pairs.q[i]) === f) oof[i] = predictBoosted(m, x); });
+  }
+  const boosted = fitBoosted([...FEATURES], pairs.X, pairs.y, { sampleWeights: weights });
+  // the cut-off: the lowest P(same) at which "same product" is still ≥ 99% precise out of fold
+  const scored = pairs.X.map((_, i) => ({ p: oof[i], y: pairs.y[i] })).sort((a, b) => b.p - a.p);
   let cut = 1, tp = 0;
   const positives = scored.filter((x) => x.y).length;
   let recallAtCut = 0;
@@ -246,16 +273,22 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
     const last = i + 1 === scored.length || scored[i + 1].p < x.p;
     if (last && tp / (i + 1) >= 0.99) (cut = x.p), (recallAtCut = tp / positives);
   });
+  // recall at the cut per source of pairs: reseller copies and shoppers' photos are very different tasks
+  const perSource = [...bySrc.keys()].map((src) => {
+    const idx = pairs.X.map((_, i) => i).filter((i) => pairs.src[i] === src && pairs.y[i]);
+    return `${src} ${(idx.filter((i) => oof[i] >= cut).length / Math.max(1, idx.length)).toFixed(3)}`;
+  });
   const model: EvidenceModel = {
-    version: `ev1-${logistic.weights.map((w) => w.toFixed(3)).join('_').slice(0, 40)}`,
+    version: `ev2-gbdt-${boosted.trees.length}x${DEFAULT_BOOST.depth}-${createHash('sha256').update(JSON.stringify(boosted)).digest('hex').slice(0, 10)}`,
     modelVersion: base.embedder.modelVersion,
-    logistic,
+    boosted,
     sameSourceCut: Math.round(Math.max(cut, 0.5) * 1e4) / 1e4,
-    fittedOn: `${pairs.X.length} pairs (top ${K} by image) of Grocery val photos on the catalogue and of reseller copies (seed ${FIT_SEED}) on a gallery of the catalogue images and their copies (seed ${GALLERY_SEED})`,
+    fittedOn: `${pairs.X.length} pairs (top ${K} by image) of Grocery val photos on the catalogue and of reseller copies (seed ${FIT_SEED}) on a gallery of the catalogue images and their copies (seed ${GALLERY_SEED}); cut-off from 5-fold out-of-fold predictions`,
     metrics: { pairs: pairs.X.length, positives, precisionTarget: 0.99, recallAtCut },
   };
+  log(`  out-of-fold recall at the cut by source: ${perSource.join(', ')}`);
   log(`  evidence model fitted on ${pairs.X.length} pairs (${positives} same product); cut P ≥ ${model.sameSourceCut} (precision ≥ 0.99 on them, recall ${recallAtCut.toFixed(3)})`);
-  log(`  weights (standardised): ${FEATURES.map((f, i) => `${f} ${logistic.weights[i].toFixed(2)}`).join(', ')}; bias ${logistic.bias.toFixed(2)}`);
+  log(`  boosted trees: ${boosted.trees.length} × depth ${DEFAULT_BOOST.depth}, learning rate ${DEFAULT_BOOST.learningRate}; features ${FEATURES.join(', ')}`);
   if (opts.write) {
     fs.writeFileSync(opts.write, JSON.stringify(model, null, 2) + '\n');
     log(`  wrote ${opts.write}`);

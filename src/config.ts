@@ -35,7 +35,7 @@ export interface Config {
   searchRequiresKey: boolean;
   image: { maxBytes: number; maxPixels: number; resize: ResizeMode };
   vision: { threads: number; inflight: number; maxBatch: number; decodeConcurrency: number };
-  search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number };
+  search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number; mirrorQuery: boolean };
   whitening: { shrink: number; maxSamples: number };
   /** same-source evidence: local features and OCR, read at index and query time */
   evidence: { local: boolean; ocr: boolean; ocrScales: number[]; ocrIndexScales: number[]; ocrThreads: number };
@@ -77,6 +77,8 @@ export function loadConfig(env: Env = process.env): Config {
       sameSourceThreshold: Number(env.SAME_SOURCE_THRESHOLD ?? 0.66),
       substituteFloor: Number(env.SUBSTITUTE_FLOOR ?? 0.49),
       exactBelow: int(env, 'EXACT_KNN_BELOW', 20_000),
+      // a photo is also searched mirrored (one more model run, batched with the first, and one more kNN)
+      mirrorQuery: env.SEARCH_MIRROR !== '0',
     },
     // shrinkage chosen on val by the quality bench (0.3 / 1 / 3 tried)
     whitening: { shrink: Number(env.WHITEN_SHRINK ?? 1), maxSamples: int(env, 'WHITEN_MAX_SAMPLES', 512) },

@@ -7,6 +7,7 @@ import { readClasses, type GroceryClass } from '../src/demo/grocery.ts';
 import { ALTERATIONS, makeCopy } from '../src/demo/reseller.ts';
 import { matchDescriptors } from '../src/vision/local/hamming.ts';
 import { wasmNn2 } from '../src/vision/local/hamming-wasm.ts';
+import { alignedColour, mirrorGrid } from '../src/vision/local/colour.ts';
 import {
   SAME_SOURCE,
   decodeLocal,
@@ -102,8 +103,12 @@ describe('storage and determinism', () => {
     const name = POSITIVES[1];
     const g = gallery.get(name)!;
     const enc = encodeLocal(g);
-    expect(enc.length).toBe(12 + g.count * 36);
+    expect(g.colour).toBeDefined();
+    expect(Math.max(g.colour!.w, g.colour!.h)).toBe(32);
+    expect(enc.length).toBe(12 + g.count * 36 + 2 + g.colour!.rgb.length);
     const dec = decodeLocal(enc);
+    expect(dec.colour!.w).toBe(g.colour!.w);
+    expect(Buffer.from(dec.colour!.rgb).equals(Buffer.from(g.colour!.rgb))).toBe(true);
     expect(dec.width).toBe(g.width);
     expect(dec.height).toBe(g.height);
     expect(dec.count).toBe(g.count);
@@ -116,6 +121,14 @@ describe('storage and determinism', () => {
     const q = await extractLocal(await makeCopy(bytes.get(name)!, 'combined', 5));
     expect(verifyLocal(q, dec2)).toEqual(verifyLocal(q, g));
     expect(() => decodeLocal(enc.subarray(0, enc.length - 1))).toThrow();
+    // features stored before colour was kept (version 1) still decode, without colour
+    const { colour: _c, ...plain } = g;
+    const v1 = encodeLocal(plain);
+    v1.writeUInt8(1, 2);
+    expect(v1.length).toBe(12 + g.count * 36);
+    const old = decodeLocal(v1);
+    expect(old.colour).toBeUndefined();
+    expect(old.count).toBe(g.count);
   });
 
   it('the same seed gives the same copy; another seed another one', async () => {
@@ -155,5 +168,38 @@ describe('storage and determinism', () => {
     expect(Math.max(grey.width, grey.height)).toBe(480);
     const fromGrey = await extractGalleryLocal(grey);
     expect(Buffer.from(fromGrey.desc).equals(Buffer.from(gallery.get(POSITIVES[0])!.desc))).toBe(true);
+  });
+});
+
+describe('colour inside the aligned region', () => {
+  // Two flavours of one juice share the pack (ORB aligns them as if they were one photo); the juice in the
+  // glass and the fruit are of another colour. A reseller copy of either agrees with its own original.
+  const SIBLINGS = ['God-Morgon-Orange-Juice', 'God-Morgon-Red-Grapefruit-Juice'];
+  const agreement = async (q: Awaited<ReturnType<typeof extractLocal>>, g: LocalFeatures) => {
+    const v = verifyLocal(q, g);
+    const qf = v.mirrored ? q.mirrored : q.normal;
+    expect(v.transform).not.toBeNull();
+    return { v, c: alignedColour(qf.colour!, qf, g.colour!, g, v.transform!, v.box) };
+  };
+
+  it('tells sibling packs apart where the features cannot', async () => {
+    const [a, b] = await Promise.all(SIBLINGS.map(async (n) => fs.readFileSync(classes.get(n)!.iconicPath)));
+    const ga = await extractGalleryLocal(a);
+    const gb = await extractGalleryLocal(b);
+    const sibling = await agreement(await extractLocal(b), ga);
+    // the premise: geometry alone calls them the same
+    expect(sibling.v.inliers).toBeGreaterThanOrEqual(SAME_SOURCE.minInliers);
+    for (const kind of ['crop', 'combined', 'mirror'] as const) {
+      const own = await agreement(await extractLocal(await makeCopy(b, kind, 7)), gb);
+      expect(own.c.cells, kind).toBeGreaterThanOrEqual(8);
+      expect(own.c.chromaP90, kind).toBeLessThan(sibling.c.chromaP90);
+      expect(own.c.p90, kind).toBeLessThan(sibling.c.p90);
+    }
+  });
+
+  it('a grid mirrored twice is the grid', async () => {
+    const g = gallery.get(POSITIVES[0])!.colour!;
+    expect(Buffer.from(mirrorGrid(mirrorGrid(g)).rgb).equals(Buffer.from(g.rgb))).toBe(true);
+    expect(Buffer.from(mirrorGrid(g).rgb).equals(Buffer.from(g.rgb))).toBe(false);
   });
 });

@@ -34,12 +34,6 @@ function listing(cls: GroceryClass, image: Buffer, o: { factory: boolean; suppli
   };
 }
 
-// Issue 4 is open: the fitted evidence model reaches its 99 %-precision cut-off (P ≥ 0.95) for only about a
-// third of same-product pairs, and a reseller's copy with 235 aligned details still scores P ≈ 0.91 because
-// sibling products of one brand align as well (see README, bench figures). These expectations state what
-// the answer must do; they are skipped, not weakened, until the evidence model meets them.
-const OPEN = 'issue 4 open: evidence model recall at 99% precision too low';
-
 function sourcingSuite(name: string, backendFor: () => Promise<Backend | undefined>, skip?: string) {
   describe.skipIf(!!skip)(`same source and substitutes: ${name}`, () => {
     let env: TestEnv;
@@ -71,7 +65,7 @@ function sourcingSuite(name: string, backendFor: () => Promise<Backend | undefin
       if (b instanceof ElasticsearchBackend) await b.drop().catch(() => undefined);
     });
 
-    it.skip(`${'groups each reseller copy with its original at index time, and keeps look-alikes apart'} (${OPEN})`, async () => {
+    it('groups each reseller copy with its original at index time, and keeps look-alikes apart', async () => {
       const b = env.services.backend;
       const orig = `fac-${cls.get(ORIGINAL)!.id}`;
       const other = `fac-${cls.get(OTHER)!.id}`;
@@ -87,7 +81,7 @@ function sourcingSuite(name: string, backendFor: () => Promise<Backend | undefin
       expect(rec?.extras?.local?.[0]?.byteLength).toBeGreaterThan(1000);
     });
 
-    it.skip(`${'answers a new reseller copy (all alterations combined) with the group, the factory elected, look-alikes as substitutes'} (${OPEN})`, async () => {
+    it('answers a new reseller copy (all alterations combined) with the group, the factory elected, look-alikes as substitutes', async () => {
       const query = await makeCopy(bytes(ORIGINAL), 'combined', 999);
       const a = await search(env.services, { image: query, limit: 10, currency: 'CNY', cheaperOnly: false, sort: 'similarity', referencePrice: 12 });
       const orig = `fac-${cls.get(ORIGINAL)!.id}`;
@@ -109,7 +103,7 @@ function sourcingSuite(name: string, backendFor: () => Promise<Backend | undefin
       expect(a.timings.evidenceMs).toBeGreaterThan(0);
     }, 120_000);
 
-    it.skip(`${'sees through a mirrored copy'} (${OPEN})`, async () => {
+    it('sees through a mirrored copy', async () => {
       const a = await search(env.services, { image: await makeCopy(bytes(OTHER), 'mirror', 4242), limit: 10, currency: 'CNY', cheaperOnly: false, sort: 'similarity' });
       const g = a.sameSource[0];
       expect(g?.source.id).toBe(`fac-${cls.get(OTHER)!.id}`);

@@ -234,8 +234,10 @@ function substitutesOf(rest: Candidate[], cands: Candidate[], sameSource: Search
     });
   if (o.cheaperOnly) subs = subs.filter((s) => s.priceDelta !== null && s.priceDelta.amount < 0);
   // a substitute is an alternative for the same need: listings in the category of what the buyer is looking
-  // at (the first group's source, else the best candidate) come first, each side in its own order
-  const refCategory = (sameSource[0]?.source ?? (cands[0] ? toListing(cands[0]) : null))?.categoryPath.join('\u0000');
+  // at (the first group's source, else the best candidate by look) come first, each side in its own order
+  // (the best candidate by look: below the 'likely' band, P(same) is too small to order by)
+  const bestLook = cands.length ? cands.reduce((a, b) => (b.score > a.score ? b : a)) : null;
+  const refCategory = (sameSource[0]?.source ?? (bestLook ? toListing(bestLook) : null))?.categoryPath.join('\u0000');
   if (refCategory) {
     const same = (x: (typeof subs)[number]) => (x.listing.categoryPath.join('\u0000') === refCategory ? 0 : 1);
     subs = subs.map((x, i) => ({ x, i })).sort((a, b) => same(a.x) - same(b.x) || a.i - b.i).map(({ x }) => x);

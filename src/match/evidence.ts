@@ -4,18 +4,21 @@
 // so every candidate is also checked with what does separate them: local features verified geometrically
 // (a re-used or re-photographed pack matches point for point, in a consistent layout, mirrored or not),
 // the text read from the images (OCR, compared by character n-grams so misreadings still match), the
-// title, the supplier and the perceptual hash. A logistic model fitted on labelled pairs (scripts/
-// fit-evidence.ts) turns them into a probability; `sameSourceCut` is the probability chosen for
-// precision ≥ 0.99 on the fitting pairs.
+// title, the supplier and the perceptual hash; where the local features align, the colours inside the
+// aligned region are compared cell by cell (siblings of one brand align but differ in colour). Boosted
+// trees fitted on labelled pairs (scripts/fit-evidence.ts) turn them into a probability; `sameSourceCut`
+// is the probability chosen for precision ≥ 0.99 on out-of-fold predictions of the fitting pairs.
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../config.ts';
 import type { IndexRecord } from '../index/backend.ts';
 import { dot } from '../vision/pooling.ts';
 import { hammingHex } from '../vision/phash.ts';
-import { decodeLocal, verifyLocal, type LocalFeatures } from '../vision/local/index.ts';
+import { decodeLocal, verifyLocal, type LocalFeatures, type Verification } from '../vision/local/index.ts';
+import { alignedColour, type ColourAgreement } from '../vision/local/colour.ts';
 import { textSimilarities } from '../text/similarity.ts';
 import { predict, type LogisticModel } from './logistic.ts';
+import { predictBoosted, type BoostedModel } from './boosted.ts';
 
 /** Geometric verification counts as proof at this many RANSAC inliers spanning this share of the query. */
 export const VERIFIED_INLIERS = 15;
@@ -24,13 +27,19 @@ const SAME_PHOTO_BITS = 10;
 /** Images of a candidate verified point by point: its best ones by cosine (verification is the cost). */
 const VERIFY_IMAGES = 2;
 
-export const FEATURES = ['cosine', 'logInliers', 'verified', 'span', 'ocrSim', 'ocrBoth', 'titleSim', 'titleBoth', 'sameSupplier', 'samePhoto'] as const;
+export const FEATURES = [
+  'cosine', 'logInliers', 'verified', 'span', 'ocrSim', 'ocrBoth', 'titleSim', 'titleBoth', 'sameSupplier', 'samePhoto',
+  // colour agreement inside the aligned region (what tells sibling packs apart), and how clean the matches are
+  'colourMismatch', 'colourDistance', 'colourBoth', 'inlierRatio', 'colourP90', 'chroma', 'chromaP90',
+] as const;
 
 export interface EvidenceModel {
   version: string;
   /** the vision model the pairs were embedded with; cosine means something else under another model */
   modelVersion: string;
-  logistic: LogisticModel;
+  /** one of the two: boosted trees (the default fit) or a logistic regression (older files) */
+  logistic?: LogisticModel;
+  boosted?: BoostedModel;
   /** P(same) from which listings are put in a same-source group */
   sameSourceCut: number;
   fittedOn: string;
@@ -48,6 +57,8 @@ export function loadEvidenceModel(modelVersion: string, file = EVIDENCE_FILE): E
 /** What is known about the query side of a pair: a photo, a listing being indexed, or words. */
 export interface QuerySide {
   descriptor: Float32Array | null;
+  /** the photo's descriptor mirrored, when it was embedded both ways */
+  mirroredDescriptor?: Float32Array | null;
   phash: string | null;
   local: { normal: LocalFeatures; mirrored: LocalFeatures | null } | null;
   ocrText: string;
@@ -63,6 +74,8 @@ export interface PairEvidence {
   inliers: number;
   span: number;
   mirrored: boolean;
+  /** colour agreement inside the aligned region; null without an alignment or without colour on both sides */
+  colour: ColourAgreement | null;
   ocrSim: number | null;
   titleSim: number | null;
   sameSupplier: boolean;
@@ -82,16 +95,32 @@ export function featureVector(e: PairEvidence): number[] {
     e.titleSim === null ? 0 : 1,
     e.sameSupplier ? 1 : 0,
     e.phashDistance !== null && e.phashDistance <= SAME_PHOTO_BITS ? 1 : 0,
+    e.colour ? e.colour.mismatch : 0,
+    e.colour ? e.colour.distance : 0,
+    e.colour ? 1 : 0,
+    e.matches > 0 ? e.inliers / e.matches : 0,
+    e.colour?.p90 ?? 0,
+    e.colour?.chroma ?? 0,
+    e.colour?.chromaP90 ?? 0,
   ];
+}
+
+/** P(same product) from a feature vector, whichever kind of model was fitted. */
+export function predictEvidence(m: Pick<EvidenceModel, 'logistic' | 'boosted'>, x: number[]): number {
+  if (m.boosted) return predictBoosted(m.boosted, x);
+  if (m.logistic) return predict(m.logistic, x);
+  return 0;
 }
 
 export function probabilityOf(m: EvidenceModel, e: PairEvidence): number {
   // a degenerate image (e.g. a flat one: no keypoints, zero-norm descriptor) must not turn into NaN
-  const p = predict(m.logistic, featureVector(e).map((x) => (Number.isFinite(x) ? x : 0)));
+  const p = predictEvidence(m, featureVector(e).map((x) => (Number.isFinite(x) ? x : 0)));
   return Number.isFinite(p) ? p : 0;
 }
 
 const MIN_TEXT = 4;
+/** an alignment from fewer inliers is too loose to compare colours cell by cell */
+const COLOUR_MIN_INLIERS = 6;
 
 /** Evidence for each candidate against one query side; text similarities share one n-gram IDF over the set. */
 export function gatherEvidence(q: QuerySide, recs: IndexRecord[]): PairEvidence[] {
@@ -102,17 +131,25 @@ export function gatherEvidence(q: QuerySide, recs: IndexRecord[]): PairEvidence[
   return recs.map((rec, i) => {
     // the candidate's images by cosine to the query
     const order = rec.images
-      .map((im, j) => ({ j, idx: im.idx, cos: q.descriptor ? dot(q.descriptor, im.descriptor) : 0 }))
+      .map((im, j) => ({ j, idx: im.idx, cos: q.descriptor ? Math.max(dot(q.descriptor, im.descriptor), q.mirroredDescriptor ? dot(q.mirroredDescriptor, im.descriptor) : -1) : 0 }))
       .sort((a, b) => b.cos - a.cos);
     const best = order[0];
     let matches = 0, inliers = 0, span = 0, mirrored = false;
+    let aligned: { v: Verification; cand: LocalFeatures } | null = null;
     if (q.local) {
       for (const o of order.slice(0, VERIFY_IMAGES)) {
         const blob = rec.extras?.local?.[o.j];
         if (!blob) continue;
-        const v = verifyLocal({ normal: q.local.normal, ...(q.local.mirrored ? { mirrored: q.local.mirrored } : {}) }, decodeLocal(blob));
-        if (v.inliers > inliers) ({ matches, inliers, span, mirrored } = v);
+        const cand = decodeLocal(blob);
+        const v = verifyLocal({ normal: q.local.normal, ...(q.local.mirrored ? { mirrored: q.local.mirrored } : {}) }, cand);
+        if (v.inliers > inliers) ({ matches, inliers, span, mirrored } = v), (aligned = { v, cand });
       }
+    }
+    let colour: ColourAgreement | null = null;
+    if (aligned && q.local && aligned.v.transform && inliers >= COLOUR_MIN_INLIERS) {
+      const qf = aligned.v.mirrored ? q.local.mirrored : q.local.normal;
+      if (qf?.colour && aligned.cand.colour) colour = alignedColour(qf.colour, qf, aligned.cand.colour, aligned.cand, aligned.v.transform, aligned.v.box);
+      if (colour && colour.cells < 8) colour = null;
     }
     const candText = rec.extras?.ocrText ?? '';
     return {
@@ -122,6 +159,7 @@ export function gatherEvidence(q: QuerySide, recs: IndexRecord[]): PairEvidence[
       inliers,
       span,
       mirrored,
+      colour,
       ocrSim: ocrSims && candText.trim().length >= MIN_TEXT ? ocrSims[i] : null,
       titleSim: titleSims ? titleSims[i] : null,
       sameSupplier: !!q.supplierId && rec.product.supplier?.id === q.supplierId,

@@ -44,15 +44,28 @@ export interface SearchInput {
  * the raw descriptors, is what thresholds are set on, because it does not move when the catalogue-learned
  * whitening is refitted.
  */
-function bestImage(q: { vector: Float32Array; descriptor: Float32Array }, rec: IndexRecord): { score: number; sim: number; idx: number } {
+type QueryVector = { vector: Float32Array; descriptor: Float32Array };
+
+function bestImage(q: QueryVector, rec: IndexRecord, mirrored?: QueryVector | null): { score: number; sim: number; idx: number } {
   let score = -Infinity;
   let sim = -1;
   let idx = 0;
-  for (const im of rec.images) {
-    const s = dot(q.vector, im.vector);
-    if (s > score) (score = s), (idx = im.idx), (sim = dot(q.descriptor, im.descriptor));
-  }
+  for (const side of mirrored ? [q, mirrored] : [q])
+    for (const im of rec.images) {
+      const s = dot(side.vector, im.vector);
+      if (s > score) (score = s), (idx = im.idx), (sim = dot(side.descriptor, im.descriptor));
+    }
   return { score, sim, idx };
+}
+
+/** One list from the query's and the mirrored query's hits: each product at its better score. */
+export function mergeBest(a: Hit[], b: Hit[]): Hit[] {
+  const best = new Map<string, Hit>();
+  for (const h of [...a, ...b]) {
+    const o = best.get(h.id);
+    if (!o || h.score > o.score) best.set(h.id, h);
+  }
+  return [...best.values()].sort((x, y) => y.score - x.score);
 }
 
 function minPhash(h: string | null, rec: IndexRecord): number | null {
@@ -66,7 +79,7 @@ export async function search(s: Services, input: SearchInput): Promise<SearchAns
   // the embedding and the evidence readers (local features, OCR) work on the photo side by side
   const [embedding, inspection] = input.image
     ? await Promise.all([
-        s.embedder.embed(input.image, input.region).then((e) => ((embedMs = performance.now() - t0), e)),
+        s.embedder.embed(input.image, input.region, { mirrored: s.config.search.mirrorQuery }).then((e) => ((embedMs = performance.now() - t0), e)),
         s.evidence ? inspectImage(s, input.image, { region: input.region, mirrored: true }) : Promise.resolve(undefined),
       ])
     : [undefined, undefined];
@@ -84,7 +97,9 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
   const lap = (name: string, since: number) => (timings[name] = Math.round((performance.now() - since) * 10) / 10);
   const K = Math.max(s.config.search.candidates, input.limit * 3);
 
-  let qvec: { vector: Float32Array; descriptor: Float32Array } | null = null;
+  let qvec: QueryVector | null = null;
+  // the photo mirrored: resellers flip pictures, and the embedding is not mirror-invariant
+  const qmirror: QueryVector | null = e?.mirrored ? { vector: s.projection.apply(e.mirrored), descriptor: e.mirrored } : null;
   let qimage: SearchAnswer['query']['image'];
   let qhash: string | null = null;
   if (e) {
@@ -104,8 +119,9 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
 
   const t1 = performance.now();
   const lists: Record<string, Hit[]> = {};
-  const [vhits, thits, shits] = await Promise.all([
+  const [vhits, mhits, thits, shits] = await Promise.all([
     qvec ? s.backend.knn(qvec.vector, { k: K, filters: input.filters }) : Promise.resolve(null),
+    qmirror ? s.backend.knn(qmirror.vector, { k: K, filters: input.filters }) : Promise.resolve(null),
     tokens.length ? s.backend.text(tokens, { k: K, filters: input.filters }) : Promise.resolve(null),
     semanticText
       ? (async () => {
@@ -116,7 +132,7 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
         })()
       : Promise.resolve(null),
   ]);
-  if (vhits) lists.image = vhits;
+  if (vhits) lists.image = mhits ? mergeBest(vhits, mhits).slice(0, K) : vhits;
   if (thits) lists.text = thits;
   if (shits) lists.semantic = shits;
   const wordsFused = rrf({ ...(thits ? { text: thits } : {}), ...(shits ? { semantic: shits } : {}) });
@@ -160,7 +176,7 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
   for (const f of fused) {
     const rec = records.get(f.id);
     if (!rec) continue;
-    const b = qvec ? bestImage(qvec, rec) : { score: 0, sim: 0, idx: 0 };
+    const b = qvec ? bestImage(qvec, rec, qmirror) : { score: 0, sim: 0, idx: 0 };
     cands.push({ record: rec, score: b.score, similarity: b.sim, imageIdx: b.idx, textMatch: textIds.has(f.id), semanticMatch: meaningIds.has(f.id), phashDistance: minPhash(qhash, rec) });
   }
   // image queries rank by the whitened score; words-only and hybrid keep the fused order
@@ -174,6 +190,7 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
     const ev = gatherEvidence(
       {
         descriptor: e.descriptor,
+        mirroredDescriptor: e.mirrored ?? null,
         phash: e.phash,
         local: inspection?.local ?? null,
         ocrText: inspection?.ocrText ?? '',

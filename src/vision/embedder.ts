@@ -25,6 +25,18 @@ export interface ImageEmbedding {
   width: number;
   height: number;
   format: string;
+  /** descriptor of the left-right mirrored image (query photos only: resellers flip pictures) */
+  mirrored?: Float32Array;
+}
+
+/** Left-right flip of a CHW tensor. */
+export function mirrorChw(chw: Float32Array, size = INPUT_SIZE): Float32Array {
+  const out = new Float32Array(chw.length);
+  for (let row = 0; row < chw.length / size; row++) {
+    const o = row * size;
+    for (let x = 0; x < size; x++) out[o + x] = chw[o + size - 1 - x];
+  }
+  return out;
 }
 
 export interface EmbedderOptions {
@@ -76,10 +88,11 @@ export class ImageEmbedder {
   }
 
   /** Decode (bounded queue) then embed (shared batched model). */
-  async embed(bytes: Uint8Array, region?: Region): Promise<ImageEmbedding> {
+  async embed(bytes: Uint8Array, region?: Region, opts: { mirrored?: boolean } = {}): Promise<ImageEmbedding> {
     const img = await this.decodeQueue.add(() => prepareImage(bytes, this.opts.limits, region));
-    const descriptor = await this.embedTensor(img.chw);
-    return { descriptor, phash: img.phash, width: img.width, height: img.height, format: img.format };
+    // both orientations go to the model together (one micro-batch)
+    const [descriptor, mirrored] = await Promise.all([this.embedTensor(img.chw), opts.mirrored ? this.embedTensor(mirrorChw(img.chw)) : undefined]);
+    return { descriptor, phash: img.phash, width: img.width, height: img.height, format: img.format, ...(mirrored ? { mirrored } : {}) };
   }
 
   embedTensor(chw: Float32Array): Promise<Float32Array> {

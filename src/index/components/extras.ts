@@ -12,6 +12,12 @@ export interface RecordExtras {
   sourceGroupId?: string;
 }
 
+/**
+ * The first image's mirrored local features, kept beside (never stored in) a record's extras from reading
+ * until grouping: a reseller's flipped copy must join the listing it copies, and ORB is not mirror-invariant.
+ */
+export const mirroredFeatures = new WeakMap<RecordExtras, import('../../vision/local/index.ts').LocalFeatures>();
+
 interface Header {
   v: 1;
   ocrText?: string;

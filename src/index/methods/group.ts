@@ -5,6 +5,7 @@ import type { IndexRecord } from '../backend.ts';
 import type { Services } from '../../services.ts';
 import { gatherEvidence, probabilityOf } from '../../match/evidence.ts';
 import { decodeLocal } from '../../vision/local/index.ts';
+import { mirroredFeatures } from '../components/extras.ts';
 import { dot } from '../../vision/pooling.ts';
 
 /** Indexed listings checked per new listing (the nearest by image). */
@@ -45,7 +46,7 @@ export async function assignGroups(s: Pick<Services, 'backend' | 'evidence'>, re
         {
           descriptor: im.descriptor,
           phash: im.phash,
-          local: blob ? { normal: decodeLocal(blob), mirrored: null } : null,
+          local: blob ? { normal: decodeLocal(blob), mirrored: (r.extras && mirroredFeatures.get(r.extras)) ?? null } : null,
           ocrText: r.extras?.ocrText ?? '',
           words: r.product.title,
           supplierId: r.product.supplier?.id ?? null,

@@ -8,6 +8,7 @@ import type { Services } from '../../services.ts';
 import { productText, tokenize } from '../../text/tokenize.ts';
 import type { IndexRecord, IndexedImage, RecordExtras } from '../backend.ts';
 import { encodeLocal, inspectImage, type ImageInspection } from '../../vision/inspect.ts';
+import { mirroredFeatures } from '../components/extras.ts';
 import { assignGroups } from './group.ts';
 
 type ImageInput = ProductInput['images'][number];
@@ -129,14 +130,17 @@ export async function readExtras(bytes: Buffer[], s: Services, opts: IngestOptio
     bytes.map(async (b) => {
       const cached = opts.ocrCache?.(createHash('sha256').update(b).digest('hex'));
       const svc = cached !== undefined ? { ...s, ocr: null } : s;
-      const r = await inspectImage(svc, b, { mirrored: false, ocrScales: s.config.evidence.ocrIndexScales });
+      // mirrored too, for the first image: grouping must see a reseller's flipped copy of a listing
+      const r = await inspectImage(svc, b, { mirrored: b === bytes[0], ocrScales: s.config.evidence.ocrIndexScales });
       return cached !== undefined ? { ...r, ocrText: cached } : r;
     }),
   );
-  return {
+  const extras: RecordExtras = {
     ocrText: reads.map((r) => r.ocrText).filter(Boolean).join('\n'),
     local: reads.map((r) => (r.local ? new Uint8Array(encodeLocal(r.local.normal)) : null)),
   };
+  if (reads[0]?.local?.mirrored) mirroredFeatures.set(extras, reads[0].local.mirrored);
+  return extras;
 }
 
 /** The one way records are written: same-source groups assigned first, then one durable upsert. */

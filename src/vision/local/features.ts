@@ -3,6 +3,7 @@
 // — catalogue picture or buyer's photo, 198 px or 4000 px — is brought to the same longer side first.
 import sharp from 'sharp';
 import { loadOpenCv, type CV } from './opencv.ts';
+import { colourGrid, mirrorGrid, type ColourGrid } from './colour.ts';
 
 /** Longer side, in pixels, at which features are extracted. */
 export const LOCAL_SIDE = 480;
@@ -20,6 +21,8 @@ export interface LocalFeatures {
   xy: Float32Array;
   /** 32·count: one 256-bit ORB descriptor per keypoint */
   desc: Uint8Array;
+  /** coarse colours of the same frame (absent on features stored before v2, or extracted from greyscale) */
+  colour?: ColourGrid;
 }
 
 /** A query is matched as it is and mirrored: resellers flip pictures, and ORB is not mirror-invariant. */
@@ -95,16 +98,23 @@ async function greyOf(input: Input): Promise<GreyImage> {
 
 /** Features of a gallery (catalogue / listing) image: only as it is. */
 export async function extractGalleryLocal(input: Input): Promise<LocalFeatures> {
-  return extractGrey(await greyOf(input));
+  const [f, colour] = await Promise.all([greyOf(input).then(extractGrey), colourOf(input)]);
+  return colour ? { ...f, colour } : f;
+}
+
+/** Colour needs the encoded bytes; features extracted from greyscale pixels go without. */
+async function colourOf(input: Input): Promise<ColourGrid | undefined> {
+  return isGrey(input) ? undefined : colourGrid(input).catch(() => undefined);
 }
 
 /** Features of a query image, as it is and mirrored. Accepts encoded bytes or decoded greyscale. */
 export async function extractLocal(input: Input): Promise<QueryFeatures> {
-  const grey = await greyOf(input);
+  const [grey, colour] = await Promise.all([greyOf(input), colourOf(input)]);
   const normal = await extractGrey(grey);
   // re-extract on the flipped pixels rather than flipping coordinates: descriptors are not mirror-symmetric
   const mirrored = await extractGrey(mirrorGrey(grey));
-  return { normal, mirrored };
+  if (!colour) return { normal, mirrored };
+  return { normal: { ...normal, colour }, mirrored: { ...mirrored, colour: mirrorGrid(colour) } };
 }
 
 let orb: CV = null;

@@ -44,6 +44,10 @@ export interface Verification {
   span: number;
   /** true when the mirrored query won */
   mirrored: boolean;
+  /** query → candidate transform [a, b, tx, c, d, ty] in working-scale pixels, null when nothing fitted */
+  transform: Float64Array | null;
+  /** the inliers' bounding box in the (possibly mirrored) query: x0, y0, x1, y1 */
+  box: [number, number, number, number];
 }
 
 export function isSameSource(v: Verification, rule: { minInliers: number; minSpan: number } = SAME_SOURCE): boolean {
@@ -71,7 +75,7 @@ export function verifyOne(q: LocalFeatures, cand: LocalFeatures, options: Partia
     y0 = Math.min(y0, c.sy[k]); y1 = Math.max(y1, c.sy[k]);
   }
   const span = r.inliers > 0 && q.width > 0 && q.height > 0 ? ((x1 - x0) * (y1 - y0)) / (q.width * q.height) : 0;
-  return { matches: n, inliers: r.inliers, span };
+  return { matches: n, inliers: r.inliers, span, transform: r.transform, box: r.inliers > 0 ? [x0, y0, x1, y1] : [0, 0, 0, 0] };
 }
 
 /** Best of the query as it is and mirrored (more inliers wins; ties go to the unmirrored query). */
