@@ -95,6 +95,8 @@ function sourcingSuite(name: string, backendFor: () => Promise<Backend | undefin
       expect(g.confidence).toBeGreaterThanOrEqual(env.services.evidence!.sameSourceCut);
       expect(g.evidence.calibrated).toBe(true);
       expect(g.evidence.summary.join(' ')).toMatch(/line up|near-identical|text on the product/);
+      // the aligned area of a copy has its original's colours (a sibling flavour's would not)
+      expect(g.evidence.colourAgreement).toBeGreaterThanOrEqual(0.9);
       const subs = a.substitutes.map((x) => x.listing.id);
       for (const n of LOOK_ALIKES) expect(subs, n).toContain(`fac-${cls.get(n)!.id}`);
       // substitutes in the query's category come first, each with its price against the reference

@@ -208,6 +208,7 @@ function judgedGroup(members: Candidate[], groupIds: Set<string>, verdict: 'same
       calibrated: true,
       matchedDetails: ev.inliers,
       mirrored: ev.mirrored,
+      colourAgreement: ev.colour ? round(1 - ev.colour.mismatch) : null,
       textOnProduct: ev.ocrSim === null ? null : round(ev.ocrSim),
       titleSimilarity: ev.titleSim === null ? null : round(ev.titleSim),
       sameSupplier: ev.sameSupplier,

@@ -175,6 +175,8 @@ export function describeEvidence(e: PairEvidence): string[] {
     out.push(`${e.inliers} matching details line up between the photos${e.mirrored ? ' (one photo is mirrored)' : ''}`);
   else if (e.inliers > 0) out.push(`only ${e.inliers} matching details line up (not enough to prove the same product)`);
   if (e.phashDistance !== null && e.phashDistance <= SAME_PHOTO_BITS) out.push('near-identical photo');
+  // where the details align, the colours there either agree (the same pack) or differ (a sibling flavour)
+  if (e.colour) out.push(e.colour.mismatch <= 0.05 ? `the colours agree where the photos line up (${Math.round((1 - e.colour.mismatch) * 100)}% of the area)` : `the colours differ in ${Math.round(e.colour.mismatch * 100)}% of the area that lines up (another variant?)`);
   if (e.ocrSim !== null) out.push(e.ocrSim >= 0.5 ? `the text on the product reads the same (${Math.round(e.ocrSim * 100)}% alike)` : `the text on the product differs (${Math.round(e.ocrSim * 100)}% alike)`);
   if (e.titleSim !== null && e.titleSim >= 0.3) out.push(`the title matches your words (${Math.round(e.titleSim * 100)}% alike)`);
   if (e.sameSupplier) out.push('same supplier');

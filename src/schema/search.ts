@@ -89,6 +89,7 @@ export const Evidence = z
     calibrated: z.boolean().openapi({ description: 'whether confidence is a calibrated probability' }),
     matchedDetails: z.number().int().optional().openapi({ description: 'local details (keypoints) that line up geometrically between the query photo and this listing' }),
     mirrored: z.boolean().optional().openapi({ description: 'the details line up once one photo is mirrored' }),
+    colourAgreement: z.number().nullable().optional().openapi({ description: 'share of the aligned area whose colours agree once each photo\'s colour cast is removed (a sibling flavour of one brand aligns but differs in colour); null without an alignment' }),
     textOnProduct: z.number().nullable().optional().openapi({ description: 'similarity of the text read from both photos (OCR, character n-grams); null when either shows none' }),
     titleSimilarity: z.number().nullable().optional().openapi({ description: "similarity of the buyer's words (or the linked page's title) to the title" }),
     sameSupplier: z.boolean().optional(),
