@@ -148,7 +148,9 @@ async function collectPairs(g: Gallery, queries: Query[], emb: Map<string, Image
 export interface SourcingReport {
   grocery: Array<{ gallery: string; all: Metrics; packages: Metrics; sameLabel: { precision: number; recall: number }; substitutesP5: number }>;
   reseller: Array<{ alteration: string; n: number; sourceR1: number; inGroup: number; top1: number }>;
-  wronglyGrouped: { wrong: number; members: number };
+  /** members of the returned groups that are another product: all groups, and 'same' groups only; `direct` counts
+   * those judged at query time (not through their index-time group) */
+  wronglyGrouped: { wrong: number; members: number; sameWrong: number; sameMembers: number; sameDirectWrong: number };
   model: EvidenceModel;
   cost: CostReport;
 }
@@ -180,7 +182,7 @@ async function evaluateGrocery(g: Gallery, name: string, queries: Query[], emb: 
 
 async function evaluateReseller(g: Gallery, queries: Query[], emb: Map<string, ImageEmbedding>, insp: Inspections) {
   const per = new Map<string, { n: number; src: number; inGroup: number; top1: number }>();
-  let wrong = 0, members = 0;
+  let wrong = 0, members = 0, sameWrong = 0, sameMembers = 0, sameDirectWrong = 0;
   for (const q of queries) {
     const a = await searchEmbedded(g.s, { limit: 10, currency: 'CNY', cheaperOnly: false, sort: 'similarity' }, emb.get(q.sample.path)!, insp.get(q.sample.path));
     const m = per.get(q.alteration!) ?? { n: 0, src: 0, inGroup: 0, top1: 0 };
@@ -193,7 +195,15 @@ async function evaluateReseller(g: Gallery, queries: Query[], emb: Map<string, I
     for (const grp of a.sameSource)
       for (const l of [grp.source, ...grp.listings]) {
         members++;
-        if (g.byId.get(l.id)!.fine !== q.sample.fineId) wrong++;
+        const bad = g.byId.get(l.id)!.fine !== q.sample.fineId;
+        if (bad) wrong++;
+        if (grp.verdict === 'same') {
+          sameMembers++;
+          if (bad) sameWrong++;
+          if (bad && (l.sameProductChance ?? 0) >= g.s.evidence!.sameSourceCut) sameDirectWrong++;
+        }
+        // BENCH_DEBUG_WRONG=1: each wrongly grouped listing on stderr, to see which products get confused
+        if (process.env.BENCH_DEBUG_WRONG && bad) console.error('WRONG', q.alteration, grp.verdict, grp.confidence, l.sameProductChance ?? '-', q.sample.path.split('/').pop(), q.originalId, l.id, g.byId.get(l.id)!.fine, q.sample.fineId);
       }
     per.set(q.alteration!, m);
   }
@@ -201,6 +211,9 @@ async function evaluateReseller(g: Gallery, queries: Query[], emb: Map<string, I
     rows: [...per].map(([alteration, m]) => ({ alteration, n: m.n, sourceR1: m.src / m.n, inGroup: m.inGroup / m.n, top1: m.top1 / m.n })),
     wrong,
     members,
+    sameWrong,
+    sameMembers,
+    sameDirectWrong,
   };
 }
 
@@ -316,5 +329,5 @@ export async function benchSourcing(base: Services, log: (s: string) => void, op
   const costQueries = gro.test.filter((_, i) => i % 60 === 0).map((q) => q.sample.path);
   const cost = await benchSourcingCost(tested, costGallery, emb, insp, costQueries, Number(process.env.BENCH_COST_N ?? 10_000), log);
   log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  return { grocery, reseller: rs.rows, wronglyGrouped: { wrong: rs.wrong, members: rs.members }, model, cost };
+  return { grocery, reseller: rs.rows, wronglyGrouped: { wrong: rs.wrong, members: rs.members, sameWrong: rs.sameWrong, sameMembers: rs.sameMembers, sameDirectWrong: rs.sameDirectWrong }, model, cost };
 }

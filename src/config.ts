@@ -38,7 +38,7 @@ export interface Config {
   search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number; mirrorQuery: boolean };
   whitening: { shrink: number; maxSamples: number };
   /** same-source evidence: local features and OCR, read at index and query time */
-  evidence: { local: boolean; ocr: boolean; ocrScales: number[]; ocrIndexScales: number[]; ocrThreads: number };
+  evidence: { local: boolean; indexMirror: boolean; ocr: boolean; ocrScales: number[]; ocrIndexScales: number[]; ocrThreads: number };
   /** semantic text search: the model's name in models/manifest.json `text` ('off': keyword-only), ORT threads */
   text: { model: string; threads: number; prfDocs: number; semanticFloor: number; semanticMargin: number };
   fetch: { timeoutMs: number; maxBytes: number; maxRedirects: number; allowHosts: string[] };
@@ -84,6 +84,10 @@ export function loadConfig(env: Env = process.env): Config {
     whitening: { shrink: Number(env.WHITEN_SHRINK ?? 1), maxSamples: int(env, 'WHITEN_MAX_SAMPLES', 512) },
     evidence: {
       local: env.EVIDENCE_LOCAL !== '0',
+      // the first image of a listing is also read mirrored at indexing, so that a flipped copy joins its
+      // original's group; it costs a second ORB extraction per listing (off: flipped copies are still found
+      // at query time, through the mirrored query)
+      indexMirror: env.EVIDENCE_INDEX_MIRROR !== '0',
       ocr: env.EVIDENCE_OCR !== '0',
       // a buyer's photo is read at 2× (small print on packs); listing images also at 4× (small catalogue pictures)
       ocrScales: scales(env, 'OCR_SCALES', [2]),

@@ -131,7 +131,7 @@ export async function readExtras(bytes: Buffer[], s: Services, opts: IngestOptio
       const cached = opts.ocrCache?.(createHash('sha256').update(b).digest('hex'));
       const svc = cached !== undefined ? { ...s, ocr: null } : s;
       // mirrored too, for the first image: grouping must see a reseller's flipped copy of a listing
-      const r = await inspectImage(svc, b, { mirrored: b === bytes[0], ocrScales: s.config.evidence.ocrIndexScales });
+      const r = await inspectImage(svc, b, { mirrored: s.config.evidence.indexMirror && b === bytes[0], ocrScales: s.config.evidence.ocrIndexScales });
       return cached !== undefined ? { ...r, ocrText: cached } : r;
     }),
   );
