@@ -7,6 +7,7 @@ import PQueue from 'p-queue';
 import { repoRoot } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { prepareImage, INPUT_SIZE, type DecodeLimits, type Region } from './decode.ts';
+import { mirrorRows } from './mirror.ts';
 import { poolFeatures, type Pooling } from './pooling.ts';
 
 export interface VisionManifest {
@@ -30,14 +31,7 @@ export interface ImageEmbedding {
 }
 
 /** Left-right flip of a CHW tensor. */
-export function mirrorChw(chw: Float32Array, size = INPUT_SIZE): Float32Array {
-  const out = new Float32Array(chw.length);
-  for (let row = 0; row < chw.length / size; row++) {
-    const o = row * size;
-    for (let x = 0; x < size; x++) out[o + x] = chw[o + size - 1 - x];
-  }
-  return out;
-}
+export const mirrorChw = (chw: Float32Array, size = INPUT_SIZE): Float32Array => mirrorRows(chw, size);
 
 export interface EmbedderOptions {
   threads: number;

@@ -127,11 +127,11 @@ export async function embedRecord(
 export async function readExtras(bytes: Buffer[], s: Services, opts: IngestOptions): Promise<RecordExtras | undefined> {
   if (!s.evidence || !bytes.length) return undefined;
   const reads: ImageInspection[] = await Promise.all(
-    bytes.map(async (b) => {
+    bytes.map(async (b, i) => {
       const cached = opts.ocrCache?.(createHash('sha256').update(b).digest('hex'));
       const svc = cached !== undefined ? { ...s, ocr: null } : s;
       // mirrored too, for the first image: grouping must see a reseller's flipped copy of a listing
-      const r = await inspectImage(svc, b, { mirrored: s.config.evidence.indexMirror && b === bytes[0], ocrScales: s.config.evidence.ocrIndexScales });
+      const r = await inspectImage(svc, b, { mirrored: s.config.evidence.indexMirror && i === 0, ocrScales: s.config.evidence.ocrIndexScales });
       return cached !== undefined ? { ...r, ocrText: cached } : r;
     }),
   );

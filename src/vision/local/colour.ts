@@ -4,6 +4,7 @@
 // is the colour of the flavour band, the cap, the fruit. A re-used or re-photographed pack agrees in
 // colour cell by cell once the alignment is known; a sibling does not.
 import sharp from 'sharp';
+import { mirrorRows } from '../mirror.ts';
 
 /** Cells along the longer side of the grid. */
 export const GRID_SIDE = 32;
@@ -31,16 +32,7 @@ export async function colourGrid(bytes: Uint8Array, maxPixels = 50_000_000): Pro
 }
 
 export function mirrorGrid(g: ColourGrid): ColourGrid {
-  const out = new Uint8Array(g.rgb.length);
-  for (let y = 0; y < g.h; y++)
-    for (let x = 0; x < g.w; x++) {
-      const a = 3 * (y * g.w + x);
-      const b = 3 * (y * g.w + (g.w - 1 - x));
-      out[b] = g.rgb[a];
-      out[b + 1] = g.rgb[a + 1];
-      out[b + 2] = g.rgb[a + 2];
-    }
-  return { w: g.w, h: g.h, rgb: out };
+  return { w: g.w, h: g.h, rgb: mirrorRows(g.rgb, g.w, 3) };
 }
 
 /** Bilinear sample of channel values at grid coordinates (cell centres at integer + 0.5). */

@@ -4,6 +4,7 @@
 import sharp from 'sharp';
 import { loadOpenCv, type CV } from './opencv.ts';
 import { colourGrid, mirrorGrid, type ColourGrid } from './colour.ts';
+import { mirrorRows } from '../mirror.ts';
 
 /** Longer side, in pixels, at which features are extracted. */
 export const LOCAL_SIDE = 480;
@@ -77,13 +78,7 @@ function toSingleChannel(data: Buffer, width: number, height: number, channels: 
 
 /** Left-right mirror of a greyscale image. */
 export function mirrorGrey(img: GreyImage): GreyImage {
-  const { width: w, height: h } = img;
-  const out = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) out[row + x] = img.data[row + w - 1 - x];
-  }
-  return { data: out, width: w, height: h };
+  return { data: mirrorRows(img.data, img.width), width: img.width, height: img.height };
 }
 
 type Input = Uint8Array | GreyImage;
