@@ -1,11 +1,11 @@
 // Checks the converted ONNX feature extractor against the original tfjs graph
 // (run with the pure-JS CPU backend) on real photos.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { groceryRoot } from '../src/demo/grocery.ts';
 import { convertVisionModel, ensureVisionModel } from '../src/vision/model-build.ts';
 import {
   type TfjsWeightSpec,
@@ -16,8 +16,7 @@ import {
 } from '../src/vision/tfjs-artifacts.ts';
 import { NSFWJS_MNV2_FEATURE_NODE, convertTfjsGraphToOnnx } from '../src/vision/tfjs-to-onnx.ts';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DATASET = path.resolve(REPO_ROOT, '../shared/datasets/grocery-store/dataset/test');
+const DATASET = path.join(groceryRoot(), 'dataset', 'test');
 // Different categories (fruit, vegetable, package) so the features differ a lot.
 const IMAGES = [
   'Fruit/Banana/Banana_001.jpg',
