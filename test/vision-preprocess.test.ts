@@ -11,6 +11,8 @@ import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors.ts';
 import { prepareImage, INPUT_SIZE, type DecodeLimits, type Region } from '../src/vision/decode.ts';
+import { sniffRaster } from '../src/vision/format.ts';
+import { inspectImage } from '../src/vision/inspect.ts';
 import { ImageEmbedder, type VisionManifest } from '../src/vision/embedder.ts';
 import { ensureVisionModel } from '../src/vision/model-build.ts';
 import { hammingHex } from '../src/vision/phash.ts';
@@ -358,6 +360,33 @@ describe('refusals', () => {
       '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="10" height="10"><image xlink:href="file:///etc/passwd" width="10" height="10"/></svg>',
     );
     await expectAppError(prep(svg2), 'invalid_image');
+  });
+  it('other formats libvips could load (PDF, PPM, FITS, Radiance, XML) are refused on their magic bytes', async () => {
+    for (const head of ['%PDF-1.7\n', 'P6\n2 2\n255\n', 'SIMPLE  =                    T', '#?RADIANCE\n', '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg>&x;'])
+      await expectAppError(prep(Buffer.concat([Buffer.from(head), Buffer.alloc(64, 7)])), 'invalid_image');
+  });
+
+  it('the sniff knows every format we accept, as sharp writes them, and nothing else', async () => {
+    const small = sharp(JUICE).resize(32, 32);
+    expect(sniffRaster(JUICE)).toBe('jpeg');
+    expect(sniffRaster(await small.clone().png().toBuffer())).toBe('png');
+    expect(sniffRaster(await small.clone().gif().toBuffer())).toBe('gif');
+    expect(sniffRaster(await small.clone().webp().toBuffer())).toBe('webp');
+    expect(sniffRaster(await small.clone().tiff().toBuffer())).toBe('tiff');
+    try {
+      expect(sniffRaster(await small.clone().avif({ effort: 0 }).toBuffer())).toBe('heif');
+    } catch (e) {
+      if (!/avif|heif|unsupported/i.test(String(e))) throw e; // no AVIF encoder here
+    }
+    for (const b of [Buffer.alloc(0), Buffer.from([0xff, 0xd8]), Buffer.from('GIF90a'), Buffer.from('RIFF\0\0\0\0WAVE'), Buffer.from('\0\0\0\x18ftypmp42')]) expect(sniffRaster(b)).toBeNull();
+  });
+
+  it('the evidence readers, which run beside the decoder, do not hand a refused format to libvips either', async () => {
+    const svc = { ocr: undefined, config: { evidence: { local: true, ocrScales: [1] } } } as unknown as Parameters<typeof inspectImage>[0];
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="300"><rect width="150" height="300" fill="red"/><circle cx="200" cy="100" r="40"/></svg>');
+    expect((await inspectImage(svc, svg, { mirrored: true })).local).toBeNull();
+    // the same picture as a PNG is read (so the null above is the refusal, not a reader that never works)
+    expect((await inspectImage(svc, await sharp(svg).png().toBuffer(), { mirrored: true })).local).not.toBeNull();
   });
 });
 

@@ -4,6 +4,7 @@ import sharp, { type Metadata } from 'sharp';
 import { AppError } from '../errors.ts';
 import type { ResizeMode } from '../config.ts';
 import { phashFromRgb } from './phash.ts';
+import { ACCEPTED_FORMATS, assertRaster } from './format.ts';
 
 export const INPUT_SIZE = 224;
 
@@ -31,6 +32,9 @@ export interface PreparedImage {
   format: string;
 }
 
+// what libvips may report for bytes that passed the sniff; anything else (a TIFF wrapping who knows what) is refused
+const RASTER_LOADERS = new Set(['jpeg', 'png', 'gif', 'webp', 'tiff', 'heif']);
+
 sharp.cache(false); // images are one-shot; caching only holds memory
 sharp.concurrency(1); // parallelism comes from our queue, not libvips threads per image
 
@@ -38,19 +42,19 @@ export async function prepareImage(bytes: Uint8Array, limits: DecodeLimits, regi
   if (bytes.byteLength === 0) throw new AppError('invalid_image', 'the image is empty (0 bytes)');
   if (bytes.byteLength > limits.maxBytes)
     throw new AppError('image_too_large', `the image is ${bytes.byteLength} bytes; the limit is ${limits.maxBytes}`);
+  assertRaster(bytes); // before libvips picks a loader by itself
   let meta: Metadata;
   try {
     // failOn 'error': tolerate benign warnings from phone encoders, refuse broken data.
     meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
   } catch {
-    throw new AppError('invalid_image', 'the bytes are not an image we can decode (JPEG, PNG, WebP, AVIF, GIF, TIFF)');
+    throw new AppError('invalid_image', `the bytes are not an image we can decode (${ACCEPTED_FORMATS})`);
   }
   const { width = 0, height = 0, format = 'unknown' } = meta;
   if (!width || !height) throw new AppError('invalid_image', 'the image has no dimensions');
   if (width * height > limits.maxPixels)
     throw new AppError('image_too_large', `the image is ${width}×${height} pixels; the limit is ${limits.maxPixels} pixels`);
-  if (format === 'svg' || format === 'pdf')
-    throw new AppError('invalid_image', `${format} is not accepted: send a raster photo`);
+  if (!RASTER_LOADERS.has(format)) throw new AppError('invalid_image', `${format} is not accepted: send a raster photo (${ACCEPTED_FORMATS})`);
 
   try {
     let img = sharp(bytes, { failOn: 'error', limitInputPixels: limits.maxPixels, pages: 1 }).rotate();

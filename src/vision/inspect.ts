@@ -4,6 +4,7 @@
 import sharp from 'sharp';
 import type { Services } from '../services.ts';
 import type { Region } from './decode.ts';
+import { sniffRaster } from './format.ts';
 import { extractGalleryLocal, extractLocal, encodeLocal, type LocalFeatures } from './local/index.ts';
 
 export interface ImageInspection {
@@ -38,6 +39,8 @@ export async function inspectImage(
   opts: { region?: Region; mirrored: boolean; ocrScales?: number[] },
 ): Promise<ImageInspection> {
   const t0 = performance.now();
+  // runs beside the decoder, so it checks the format itself rather than trusting the decoder's refusal
+  if (!sniffRaster(bytes)) return { local: null, ocrText: '', localMs: 0, ocrMs: 0 };
   let img: Uint8Array = bytes;
   if (opts.region) {
     try {
