@@ -12,6 +12,7 @@ import { ensureVisionModel } from './vision/model-build.ts';
 import { INDEX_DIMS } from './vision/projection.ts';
 import { loadCalibration } from './match/calibration.ts';
 import { loadEvidenceModel, type EvidenceModel } from './match/evidence.ts';
+import { setOrbWorkers } from './vision/local/orb-pool.ts';
 import type { OcrReader } from './vision/ocr/index.ts';
 import { TextEmbedder } from './text/embedder.ts';
 import { loadTextModelManifest } from './text/model-fetch.ts';
@@ -41,6 +42,7 @@ export async function createTextEmbedder(config: Config, modelsDir = DEFAULT_MOD
 
 export async function createServices(config: Config, opts: { log?: (s: string) => void; backend?: Backend } = {}): Promise<Services> {
   const log = opts.log ?? ((s: string) => console.log(s));
+  setOrbWorkers(config.evidence.localWorkers);
   const { manifest } = await ensureVisionModel({ log });
   const embedder = await ImageEmbedder.create(manifest.vision as VisionManifest, {
     threads: config.vision.threads,
@@ -108,4 +110,6 @@ export async function closeServices(s: Services): Promise<void> {
   await s.backend.close();
   await s.embedder.close();
   await s.textEmbedder?.close();
+  // the ORB workers stay: they hold no reference on the event loop when idle, and other services in this
+  // process (tests open several) may be using them
 }

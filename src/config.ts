@@ -1,6 +1,7 @@
 // Configuration from the environment, read once. Every knob has a safe default for the embedded demo.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultOrbWorkers } from './vision/local/orb-pool.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -38,7 +39,7 @@ export interface Config {
   search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number; mirrorQuery: boolean };
   whitening: { shrink: number; maxSamples: number };
   /** same-source evidence: local features and OCR, read at index and query time */
-  evidence: { local: boolean; indexMirror: boolean; ocr: boolean; ocrScales: number[]; ocrIndexScales: number[]; ocrThreads: number };
+  evidence: { local: boolean; localWorkers: number; indexMirror: boolean; ocr: boolean; ocrScales: number[]; ocrIndexScales: number[]; ocrThreads: number };
   /** semantic text search: the model's name in models/manifest.json `text` ('off': keyword-only), ORT threads */
   text: { model: string; threads: number; prfDocs: number; semanticFloor: number; semanticMargin: number };
   fetch: { timeoutMs: number; maxBytes: number; maxRedirects: number; allowHosts: string[] };
@@ -84,6 +85,8 @@ export function loadConfig(env: Env = process.env): Config {
     whitening: { shrink: Number(env.WHITEN_SHRINK ?? 1), maxSamples: int(env, 'WHITEN_MAX_SAMPLES', 512) },
     evidence: {
       local: env.EVIDENCE_LOCAL !== '0',
+      // ORB runs on worker threads (opencv.js is synchronous WASM and would stall the event loop); 0: in-thread
+      localWorkers: int(env, 'EVIDENCE_LOCAL_WORKERS', defaultOrbWorkers()),
       // the first image of a listing is also read mirrored at indexing, so that a flipped copy joins its
       // original's group; it costs a second ORB extraction per listing (off: flipped copies are still found
       // at query time, through the mirrored query)

@@ -17,6 +17,11 @@ import {
   decodeGrey,
   isSameSource,
   verifyLocal,
+  extractGrey,
+  mirrorGrey,
+  setOrbWorkers,
+  orbWorkers,
+  closeOrbPool,
   type LocalFeatures,
 } from '../src/vision/local/index.ts';
 
@@ -99,6 +104,35 @@ describe('catalogue images of different products', () => {
 });
 
 describe('storage and determinism', () => {
+  it('the ORB worker threads give the very features the calling thread gives, and a dead worker fails only its own extractions', async () => {
+    const before = orbWorkers();
+    try {
+      const greys = await Promise.all(DIFFERENT.slice(0, 4).map((n) => decodeGrey(bytes.get(n)!)));
+      const inputs = [...greys, ...greys.map(mirrorGrey)];
+      setOrbWorkers(0);
+      const here = await Promise.all(inputs.map(extractGrey));
+      setOrbWorkers(2);
+      const pooled = await Promise.all(inputs.map(extractGrey));
+      for (const [i, f] of pooled.entries()) {
+        expect(f.count).toBeGreaterThan(100);
+        expect(f.count).toBe(here[i].count);
+        expect(Buffer.from(f.desc).equals(Buffer.from(here[i].desc))).toBe(true);
+        expect(Buffer.from(f.xy.buffer, f.xy.byteOffset, f.xy.byteLength).equals(Buffer.from(here[i].xy.buffer, here[i].xy.byteOffset, here[i].xy.byteLength))).toBe(true);
+      }
+      // the caller's pixels are not taken away (a copy goes to the worker): they can still be mirrored
+      expect(greys[0].data.length).toBe(greys[0].width * greys[0].height);
+      // a worker ended while it holds extractions rejects them; the next extraction gets a fresh worker
+      const held = Promise.allSettled(inputs.map(extractGrey));
+      await closeOrbPool();
+      const settled = await held;
+      expect(settled.some((r) => r.status === 'rejected' && /exited/.test(String(r.reason)))).toBe(true);
+      const again = await extractGrey(greys[1]);
+      expect(Buffer.from(again.desc).equals(Buffer.from(here[1].desc))).toBe(true);
+    } finally {
+      setOrbWorkers(before);
+    }
+  });
+
   it('encode/decode round-trips exactly and verifies identically', async () => {
     const name = POSITIVES[1];
     const g = gallery.get(name)!;

@@ -2,16 +2,14 @@
 // RANSAC threshold, the stored int16 coordinates, the span) is in pixels of that scale, so every image
 // — catalogue picture or buyer's photo, 198 px or 4000 px — is brought to the same longer side first.
 import sharp from 'sharp';
-import { loadOpenCv, type CV } from './opencv.ts';
+import { ORB_FEATURES, XY_SCALE } from './orb-core.mjs';
+import { orbOnPool } from './orb-pool.ts';
 import { colourGrid, mirrorGrid, type ColourGrid } from './colour.ts';
 import { mirrorRows } from '../mirror.ts';
 
 /** Longer side, in pixels, at which features are extracted. */
 export const LOCAL_SIDE = 480;
-/** Keypoints kept per image (ORB keeps the strongest by Harris response). */
-export const ORB_FEATURES = 500;
-/** Coordinates are rounded to 1/16 px at extraction so that the int16 storage format is lossless. */
-export const XY_SCALE = 16;
+export { ORB_FEATURES, XY_SCALE };
 
 export interface LocalFeatures {
   /** size of the image at the working scale */
@@ -112,38 +110,7 @@ export async function extractLocal(input: Input): Promise<QueryFeatures> {
   return { normal: { ...normal, colour }, mirrored: { ...mirrored, colour: mirrorGrid(colour) } };
 }
 
-let orb: CV = null;
-
 /** ORB on greyscale pixels at whatever size they come; callers normally pass the working scale. */
 export async function extractGrey(img: GreyImage): Promise<LocalFeatures> {
-  const cv = await loadOpenCv();
-  if (!orb) {
-    // Constructing ORB with all its arguments throws in this build; the one-argument form plus
-    // setters is the reliable path. Defaults otherwise: 8 levels, scale 1.2, FAST 20, patch 31.
-    orb = new cv.ORB(ORB_FEATURES);
-  }
-  const mat = new cv.Mat(img.height, img.width, cv.CV_8UC1);
-  const mask = new cv.Mat();
-  const kps = new cv.KeyPointVector();
-  const desc = new cv.Mat();
-  try {
-    mat.data.set(img.data);
-    orb.detectAndCompute(mat, mask, kps, desc);
-    const count = Math.min(desc.rows | 0, kps.size() | 0);
-    const xy = new Float32Array(2 * count);
-    for (let i = 0; i < count; i++) {
-      const pt = kps.get(i).pt;
-      xy[2 * i] = Math.round(pt.x * XY_SCALE) / XY_SCALE;
-      xy[2 * i + 1] = Math.round(pt.y * XY_SCALE) / XY_SCALE;
-    }
-    // copy out of the WASM heap: the Mat's memory is freed below and may move when the heap grows
-    const d = new Uint8Array(count * 32);
-    if (count > 0) d.set((desc.data as Uint8Array).subarray(0, count * 32));
-    return { width: img.width, height: img.height, count, xy, desc: d };
-  } finally {
-    mat.delete();
-    mask.delete();
-    kps.delete();
-    desc.delete();
-  }
+  return orbOnPool(img.data, img.width, img.height);
 }
