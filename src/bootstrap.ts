@@ -13,6 +13,7 @@ import { INDEX_DIMS } from './vision/projection.ts';
 import { loadCalibration } from './match/calibration.ts';
 import { loadEvidenceModel, type EvidenceModel } from './match/evidence.ts';
 import { setOrbWorkers } from './vision/local/orb-pool.ts';
+import { DataDirLockedError } from './index/embedded/lock.ts';
 import type { OcrReader } from './vision/ocr/index.ts';
 import { TextEmbedder } from './text/embedder.ts';
 import { loadTextModelManifest } from './text/model-fetch.ts';
@@ -103,6 +104,15 @@ async function evidenceWithIndex(backend: Backend, fromFile: EvidenceModel | nul
     return fromFile;
   }
   return inIndex && inIndex.modelVersion === modelVersion ? inIndex : null;
+}
+
+/** For the CLI and the server: a locked data directory is an operator's mistake, said in one line (exit 3), not a stack trace. */
+export function exitIfLocked(e: unknown): never {
+  if (e instanceof DataDirLockedError) {
+    console.error(e.message);
+    process.exit(3);
+  }
+  throw e;
 }
 
 export async function closeServices(s: Services): Promise<void> {

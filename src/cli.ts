@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { closeServices, createServices } from './bootstrap.ts';
+import { closeServices, createServices, exitIfLocked } from './bootstrap.ts';
 import { loadConfig } from './config.ts';
 import { commandJobId, JobManager, type JobState } from './jobs/manager.ts';
 import type { JobKind, JobSpec, ReindexMode } from './jobs/kinds/types.ts';
@@ -41,7 +41,7 @@ async function runJob(kind: JobKind, input: string | null, mode: ReindexMode | u
   if (o.embedConcurrency) env.JOBS_EMBED_CONCURRENCY = o.embedConcurrency;
   if (o.window) env.JOBS_WINDOW = o.window;
   const config = loadConfig(env);
-  const s = await createServices(config, { log: (m) => console.error(m) });
+  const s = await createServices(config, { log: (m) => console.error(m) }).catch(exitIfLocked);
   const manager = new JobManager(s);
   const spec: JobSpec = {
     id: o.job ?? commandJobId(kind, mode, input),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
-import { closeServices, createServices } from './bootstrap.ts';
+import { closeServices, createServices, exitIfLocked } from './bootstrap.ts';
 import { loadConfig } from './config.ts';
 import { loadDemoCatalogue } from './demo/load.ts';
 import { loadDictionary } from './text/translate.ts';
@@ -21,7 +21,7 @@ if (!config.apiKeys.length) {
 }
 
 const t0 = Date.now();
-const services = await createServices(config);
+const services = await createServices(config).catch(exitIfLocked);
 if (process.env.DEMO_CATALOGUE !== '0') {
   const r = await loadDemoCatalogue(services);
   console.log(r.skipped ? 'demo catalogue already indexed' : `indexed ${r.indexed} demo listings in ${(r.ms / 1000).toFixed(1)} s`);

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { lockDataDir } from './lock.ts';
 import {
   DEFAULT_TEXT_DIMS,
   type Backend,
@@ -374,6 +375,7 @@ export class EmbeddedBackend implements Backend {
   readonly kind = 'embedded' as const;
   private cur!: EmbeddedStore;
   private building: { store: EmbeddedStore; superseded: Set<string>; metaKeys: Set<string> } | null = null;
+  private unlock: (() => void) | null = null;
 
   constructor(private readonly opts: EmbeddedOptions) {}
 
@@ -395,15 +397,27 @@ export class EmbeddedBackend implements Backend {
 
   async init(): Promise<void> {
     fs.mkdirSync(this.opts.dir, { recursive: true });
-    const g = this.currentGeneration();
-    this.removeOtherGenerations(g);
-    this.cur = new EmbeddedStore(this.opts, storeFiles(g));
-    await this.cur.init();
+    this.unlock ??= lockDataDir(this.opts.dir); // before anything is read or deleted
+    try {
+      const g = this.currentGeneration();
+      this.removeOtherGenerations(g);
+      this.cur = new EmbeddedStore(this.opts, storeFiles(g));
+      await this.cur.init();
+    } catch (e) {
+      this.unlock();
+      this.unlock = null;
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
-    if (this.building) await this.discardBuild();
-    await this.cur?.close();
+    try {
+      if (this.building) await this.discardBuild();
+      await this.cur?.close();
+    } finally {
+      this.unlock?.();
+      this.unlock = null;
+    }
   }
 
   private async discardBuild(): Promise<void> {
