@@ -2,7 +2,7 @@
 // in-memory vector graph (the last to close overwrites the other's), and opening a directory deletes the
 // files of any unfinished rebuild, i.e. the other process's rebuild in progress.
 //
-// The lock is SQLite's own exclusive lock on `LOCK.sqlite`, held for the life of the backend: an OS lock,
+// The lock is SQLite's own exclusive lock on `LOCK.db`, held for the life of the backend: an OS lock,
 // so the kernel drops it when its process dies (kill -9, a crash, a recreated container), whatever pid or
 // host the next process has. `LOCK` beside it only says who holds it, for the error message.
 import fs from 'node:fs';
@@ -11,7 +11,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 
 export const LOCK_FILE = 'LOCK';
-const LOCK_DB = 'LOCK.sqlite';
+const LOCK_DB = 'LOCK.db'; // not *.sqlite: store files are told by that ending
 
 export interface LockOwner {
   pid: number;
