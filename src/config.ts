@@ -36,7 +36,7 @@ export interface Config {
   searchRequiresKey: boolean;
   image: { maxBytes: number; maxPixels: number; resize: ResizeMode };
   vision: { threads: number; inflight: number; maxBatch: number; decodeConcurrency: number };
-  search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number; mirrorQuery: boolean };
+  search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number; mirrorQuery: boolean; ocrWeight: number };
   whitening: { shrink: number; maxSamples: number };
   /** same-source evidence: local features and OCR, read at index and query time */
   evidence: { local: boolean; localWorkers: number; indexMirror: boolean; ocr: boolean; ocrScales: number[]; ocrIndexScales: number[]; ocrThreads: number };
@@ -80,6 +80,9 @@ export function loadConfig(env: Env = process.env): Config {
       exactBelow: int(env, 'EXACT_KNN_BELOW', 20_000),
       // a photo is also searched mirrored (one more model run, batched with the first, and one more kNN)
       mirrorQuery: env.SEARCH_MIRROR !== '0',
+      // unproven candidates are ranked by look + this × text-on-product similarity (OCR 3-gram cosine):
+      // 1.0 is the weight the first experiments chose on train+val (issue 4)
+      ocrWeight: Number(env.SEARCH_OCR_WEIGHT ?? 1),
     },
     // shrinkage chosen on val by the quality bench (0.3 / 1 / 3 tried)
     whitening: { shrink: Number(env.WHITEN_SHRINK ?? 1), maxSamples: int(env, 'WHITEN_MAX_SAMPLES', 512) },

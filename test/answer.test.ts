@@ -80,6 +80,24 @@ describe('buildAnswer', () => {
     expect(a.substitutes.map((s) => s.listing.id)).toEqual(['same-cat-farther', 'other-cat-closer']);
   });
 
+  it('unproven candidates are ranked by look plus the text printed on the product, when a weight is given', () => {
+    const q = unit(30);
+    const closerLook = cand('closer-look', unit(31, q, 0.5), q);
+    const sameText = cand('same-text', unit(32, q, 0.9), q);
+    expect(closerLook.score).toBeGreaterThan(sameText.score);
+    for (const [c, ocrSim] of [[closerLook, 0.05], [sameText, 0.8]] as const) {
+      c.pSame = 0.001;
+      c.evidence = { cosine: c.similarity, imageIdx: 0, matches: 0, inliers: 0, span: 0, mirrored: false, colour: null, ocrSim, titleSim: null, sameSupplier: false, phashDistance: null };
+    }
+    const judged = { ...OPTS, substituteFloor: -1, evidenceCut: 0.7 };
+    const ids = (w: number) => buildAnswer([closerLook, sameText], { ...judged, ocrWeight: w }).substitutes.map((x) => x.listing.id);
+    expect(ids(0)).toEqual(['closer-look', 'same-text']);
+    // the weight must outweigh the gap in look for the order to turn
+    const gap = closerLook.score - sameText.score;
+    expect(ids(gap / 0.75 + 0.01)).toEqual(['same-text', 'closer-look']);
+    expect(ids(gap / 0.75 - 0.01)).toEqual(['closer-look', 'same-text']);
+  });
+
   it('does not chain look-alikes into one group (star grouping around the best match)', () => {
     const a1 = unit(10);
     const a2 = unit(11, a1, 0.9); // similar to a1

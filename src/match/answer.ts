@@ -40,6 +40,8 @@ export interface AnswerOptions {
   evidenceCut?: number;
   /** listings per index-time group (backend.groupSizes), for "N listings sell this" */
   groupSizes?: Map<string, number>;
+  /** weight of the text-on-product similarity beside the look when ranking unproven candidates (0: look only) */
+  ocrWeight?: number;
 }
 
 export function toListing(c: Candidate): ListingT {
@@ -168,8 +170,11 @@ function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
     members.forEach((x) => taken.add(x));
     sameSource.push(judgedGroup(members, new Set([gid(c)]), 'likely', o));
   }
-  // substitutes are "similar": ordered by the look (whitened image score), not by P(same)
-  const rest = cands.filter((c) => !taken.has(c)).sort((a, b) => b.score - a.score);
+  // substitutes are "similar": ordered by the look (whitened image score) and the text printed on the
+  // product, not by P(same), which is too small below the 'likely' band to order by
+  const w = o.ocrWeight ?? 0;
+  const rank = (c: Candidate) => c.score + w * (c.evidence?.ocrSim ?? 0);
+  const rest = cands.filter((c) => !taken.has(c)).sort((a, b) => rank(b) - rank(a));
   return { sameSource, ...substitutesOf(rest, cands, sameSource, o) };
 }
 
