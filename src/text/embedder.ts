@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
+import { sessionOptions } from '../util/ort.ts';
 import { AppError } from '../errors.ts';
 import { foldText } from './normalize.ts';
 
@@ -58,11 +59,7 @@ export class TextEmbedder {
   static async create(m: TextModelManifest, modelsDir: string, opts: TextEmbedderOptions = {}): Promise<TextEmbedder> {
     const tok = JSON.parse(fs.readFileSync(path.join(modelsDir, m.tokenizer.file), 'utf8'));
     const tokenizer = new Tokenizer(tok, { model_max_length: m.maxTokens });
-    const session = await ort.InferenceSession.create(path.join(modelsDir, m.onnx.file), {
-      intraOpNumThreads: opts.threads ?? 1,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
+    const session = await ort.InferenceSession.create(path.join(modelsDir, m.onnx.file), sessionOptions(opts.threads ?? 1));
     for (const name of ['input_ids', 'attention_mask']) {
       if (!session.inputNames.includes(name)) throw new AppError('model_unavailable', `text model lacks the input ${name}`);
     }

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { sessionOptions } from '../util/ort.ts';
 import PQueue from 'p-queue';
 import { repoRoot } from '../config.ts';
 import { AppError } from '../errors.ts';
@@ -73,11 +74,7 @@ export class ImageEmbedder {
   static async create(manifest: VisionManifest, opts: EmbedderOptions): Promise<ImageEmbedder> {
     const file = path.isAbsolute(manifest.onnx.file) ? manifest.onnx.file : path.join(repoRoot, 'models', path.basename(manifest.onnx.file));
     if (!fs.existsSync(file)) throw new AppError('model_unavailable', `vision model missing at ${file}: run npm run build:model`);
-    const session = await ort.InferenceSession.create(file, {
-      intraOpNumThreads: opts.threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
+    const session = await ort.InferenceSession.create(file, sessionOptions(opts.threads));
     return new ImageEmbedder(session, manifest, opts);
   }
 

@@ -2,6 +2,7 @@
 // text is small: reading the image upscaled 2× (and catalogue images at 2× and 4×, merged) finds far
 // more lines than reading it as it is, which is why scales are part of the API.
 import * as ort from 'onnxruntime-node';
+import { sessionOptions } from '../../util/ort.ts';
 import sharp, { type OutputInfo, type SharpOptions } from 'sharp';
 import { AppError } from '../../errors.ts';
 import { boxesFromProbMap, DEFAULT_DETECT, detInputSize, detTensor, type DetectSettings } from './detect.ts';
@@ -89,11 +90,7 @@ export class OcrReader {
 
   private static async create(opts: OcrLoadOptions): Promise<OcrReader> {
     const files = locateOcrModels();
-    const so: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: opts.threads ?? DEFAULTS.threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    };
+    const so = sessionOptions(opts.threads ?? DEFAULTS.threads);
     const [det, rec] = await Promise.all([ort.InferenceSession.create(files.det, so), ort.InferenceSession.create(files.rec, so)]);
     return new OcrReader(det, rec, files, opts);
   }
