@@ -33,14 +33,14 @@ export async function assignGroups(s: Pick<Services, 'backend' | 'evidence'>, re
     let group = r.product.id;
     if (im) {
       const found = neighbours[ri]!;
-      // listings of the same batch are not in the index yet: the nearest of them are checked too
-      const mates = done
-        .filter((d) => d.images.length && d.product.id !== r.product.id)
-        .map((d) => ({ d, c: dot(d.images[0].descriptor, im.descriptor) }))
+      // listings of the same batch are not in the index yet: the nearest of the indexed ones and of the
+      // batch together are checked, so a listing meets the same candidates whatever the batch size
+      const near = (d: IndexRecord) => Math.max(...d.images.map((x) => dot(x.descriptor, im.descriptor)));
+      const cands = [...found.values(), ...done.filter((d) => d.images.length && d.product.id !== r.product.id && !found.has(d.product.id))]
+        .map((d) => ({ d, c: near(d) }))
         .sort((a, b) => b.c - a.c)
         .slice(0, GROUP_CANDIDATES)
         .map((x) => x.d);
-      const cands = [...found.values(), ...mates];
       const blob = r.extras?.local?.[0];
       const ev = gatherEvidence(
         {
