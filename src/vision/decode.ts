@@ -4,7 +4,7 @@ import sharp, { type Metadata } from 'sharp';
 import { AppError } from '../errors.ts';
 import type { ResizeMode } from '../config.ts';
 import { phashFromRgb } from './phash.ts';
-import { ACCEPTED_FORMATS, assertRaster } from './format.ts';
+import { ACCEPTED_FORMATS, RASTER_FORMATS, assertRaster } from './format.ts';
 
 export const INPUT_SIZE = 224;
 
@@ -32,9 +32,6 @@ export interface PreparedImage {
   format: string;
 }
 
-// what libvips may report for bytes that passed the sniff; anything else (a TIFF wrapping who knows what) is refused
-const RASTER_LOADERS = new Set(['jpeg', 'png', 'gif', 'webp', 'tiff', 'heif']);
-
 sharp.cache(false); // images are one-shot; caching only holds memory
 sharp.concurrency(1); // parallelism comes from our queue, not libvips threads per image
 
@@ -54,7 +51,8 @@ export async function prepareImage(bytes: Uint8Array, limits: DecodeLimits, regi
   if (!width || !height) throw new AppError('invalid_image', 'the image has no dimensions');
   if (width * height > limits.maxPixels)
     throw new AppError('image_too_large', `the image is ${width}×${height} pixels; the limit is ${limits.maxPixels} pixels`);
-  if (!RASTER_LOADERS.has(format)) throw new AppError('invalid_image', `${format} is not accepted: send a raster photo (${ACCEPTED_FORMATS})`);
+  // libvips must agree with the sniff: anything else it reports (a TIFF wrapping who knows what) is refused
+  if (!RASTER_FORMATS.has(format)) throw new AppError('invalid_image', `${format} is not accepted: send a raster photo (${ACCEPTED_FORMATS})`);
 
   try {
     let img = sharp(bytes, { failOn: 'error', limitInputPixels: limits.maxPixels, pages: 1 }).rotate();

@@ -4,6 +4,8 @@
 import { AppError } from '../errors.ts';
 
 export type RasterFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'heif';
+/** The same names as libvips reports them (sharp's metadata().format) */
+export const RASTER_FORMATS: ReadonlySet<string> = new Set<RasterFormat>(['jpeg', 'png', 'gif', 'webp', 'tiff', 'heif']);
 
 export const ACCEPTED_FORMATS = 'JPEG, PNG, WebP, AVIF, GIF, TIFF';
 

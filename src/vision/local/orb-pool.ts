@@ -4,15 +4,7 @@
 // orb-core.mjs). Workers hold no reference on the event loop while idle, so a CLI run still exits.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { orbExtract } from './orb-core.mjs';
-
-export interface OrbResult {
-  width: number;
-  height: number;
-  count: number;
-  xy: Float32Array;
-  desc: Uint8Array;
-}
+import { orbExtract, type OrbResult } from './orb-core.mjs';
 
 interface Task {
   resolve: (f: OrbResult) => void;
