@@ -82,7 +82,7 @@ export function loadConfig(env: Env = process.env): Config {
       mirrorQuery: env.SEARCH_MIRROR !== '0',
       // unproven candidates are ranked by look + this × text-on-product similarity (OCR 3-gram cosine):
       // 1.0 is the weight the first experiments chose on train+val (issue 4)
-      ocrWeight: Number(env.SEARCH_OCR_WEIGHT ?? 1),
+      ocrWeight: int(env, 'SEARCH_OCR_WEIGHT', 1),
     },
     // shrinkage chosen on val by the quality bench (0.3 / 1 / 3 tried)
     whitening: { shrink: Number(env.WHITEN_SHRINK ?? 1), maxSamples: int(env, 'WHITEN_MAX_SAMPLES', 512) },
