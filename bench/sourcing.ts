@@ -39,7 +39,7 @@ export const GALLERY_SEED = 11;
 export const FIT_SEED = 12;
 export const TEST_SEED = 13;
 
-type EvItem = Omit<Item, 'kind'> & { kind: 'catalogue' | 'photo' | 'copy'; alteration?: string };
+export type EvItem = Omit<Item, 'kind'> & { kind: 'catalogue' | 'photo' | 'copy'; alteration?: string };
 type Query = { sample: GrocerySample; packaged: boolean; alteration?: string; originalId?: string };
 
 /** Reseller copies of every catalogue image, one per alteration, written once under .cache/bench. */
@@ -92,14 +92,14 @@ function recordFor(item: EvItem, cls: GroceryClass, e: ImageEmbedding, insp: Ins
   };
 }
 
-interface Gallery {
+export interface Gallery {
   s: Services;
   byId: Map<string, EvItem>;
   close: () => Promise<void>;
 }
 
 /** Indexes a gallery into a fresh embedded backend with the catalogue-learned whitening. */
-async function openGallery(base: Services, items: EvItem[], classes: GroceryClass[], emb: Map<string, ImageEmbedding>, insp: Inspections, opts: { groups: boolean }): Promise<Gallery> {
+export async function openGallery(base: Services, items: EvItem[], classes: GroceryClass[], emb: Map<string, ImageEmbedding>, insp: Inspections, opts: { groups: boolean }): Promise<Gallery> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-src-'));
   const backend = new EmbeddedBackend({ dir, dims: INDEX_DIMS, exactBelow: base.config.search.exactBelow });
   await backend.init();

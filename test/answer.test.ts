@@ -119,4 +119,17 @@ describe('electSource', () => {
     expect(r.source.id).toBe('b');
     expect(r.reason).toContain('lowest price');
   });
+
+  it('listings equal on badge, date and price go to the one closest to the query, whatever their ids', () => {
+    const l = (id: string, chance: number | undefined, sim: number) => ({ id, title: id, categoryPath: [], attributes: {}, images: [], similarity: sim, ...(chance === undefined ? {} : { sameProductChance: chance }), listedAt: '2024-01-01T00:00:00Z', price: { amount: 10, currency: 'CNY' }, supplier: { id, name: id, badges: ['factory'] } }) as any;
+    const r = electSource([l('a', 0.2, 0.9), l('b', 0.8, 0.7)]);
+    expect(r.source.id).toBe('b');
+    expect(r.reason).toContain('closest to your query');
+    expect(electSource([l('b', 0.2, 0.9), l('a', 0.8, 0.7)]).source.id).toBe('a');
+    // without a P(same), the look decides
+    expect(electSource([l('a', undefined, 0.6), l('b', undefined, 0.7)]).source.id).toBe('b');
+    // closeness never overrides the rule: an earlier listing wins however far it is
+    const early = { ...l('c', 0.1, 0.5), listedAt: '2023-01-01T00:00:00Z' };
+    expect(electSource([l('a', 0.9, 0.9), early]).source.id).toBe('c');
+  });
 });
