@@ -202,6 +202,8 @@ async function evaluateReseller(g: Gallery, queries: Query[], emb: Map<string, I
           if (bad) sameWrong++;
           if (bad && (l.sameProductChance ?? 0) >= g.s.evidence!.sameSourceCut) sameDirectWrong++;
         }
+        // BENCH_DEBUG_MEMBERS=1: every member of a 'same' group with its own P(same), right or wrong
+        if (process.env.BENCH_DEBUG_MEMBERS && grp.verdict === 'same') console.error('MEMBER', bad ? 'wrong' : 'right', l.sameProductChance ?? '-', q.alteration, l.id === grp.source.id ? 'source' : 'listing');
         // BENCH_DEBUG_WRONG=1: each wrongly grouped listing on stderr, to see which products get confused
         if (process.env.BENCH_DEBUG_WRONG && bad) console.error('WRONG', q.alteration, grp.verdict, grp.confidence, l.sameProductChance ?? '-', q.sample.path.split('/').pop(), q.originalId, l.id, g.byId.get(l.id)!.fine, q.sample.fineId);
       }

@@ -98,6 +98,23 @@ describe('buildAnswer', () => {
     expect(ids(gap / 0.75 - 0.01)).toEqual(['closer-look', 'same-text']);
   });
 
+  it('without a group, the category that leads the substitutes is that of the best candidate by look and text, not by look alone', () => {
+    const q = unit(40);
+    // a look-alike in another category, closest by look; the product itself (its text matches) a little farther
+    const lookAlike = cand('look-alike', unit(41, q, 0.5), q, { category: ['Dairy', 'Milk'] });
+    const lookAlike2 = cand('look-alike-2', unit(42, q, 0.6), q, { category: ['Dairy', 'Milk'] });
+    const product = cand('product', unit(43, q, 0.9), q, { category: ['Drinks', 'Juice'] });
+    expect(lookAlike.score).toBeGreaterThan(product.score);
+    for (const [c, ocrSim] of [[lookAlike, 0], [lookAlike2, 0], [product, 0.9]] as const) {
+      c.pSame = 0.001;
+      c.evidence = { cosine: c.similarity, imageIdx: 0, matches: 0, inliers: 0, span: 0, mirrored: false, colour: null, ocrSim, titleSim: null, sameSupplier: false, phashDistance: null };
+    }
+    const judged = { ...OPTS, substituteFloor: -1, evidenceCut: 0.7 };
+    const ids = (w: number) => buildAnswer([lookAlike, lookAlike2, product], { ...judged, ocrWeight: w }).substitutes.map((x) => x.listing.id);
+    expect(ids(0)).toEqual(['look-alike', 'look-alike-2', 'product']);
+    expect(ids(1)[0]).toBe('product');
+  });
+
   it('does not chain look-alikes into one group (star grouping around the best match)', () => {
     const a1 = unit(10);
     const a2 = unit(11, a1, 0.9); // similar to a1

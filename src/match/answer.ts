@@ -172,10 +172,13 @@ function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
   }
   // substitutes are "similar": ordered by the look (whitened image score) and the text printed on the
   // product, not by P(same), which is too small below the 'likely' band to order by
-  const w = o.ocrWeight ?? 0;
-  const rank = (c: Candidate) => c.score + w * (c.evidence?.ocrSim ?? 0);
-  const rest = cands.filter((c) => !taken.has(c)).sort((a, b) => rank(b) - rank(a));
+  const rest = cands.filter((c) => !taken.has(c)).sort((a, b) => unprovenRank(b, o) - unprovenRank(a, o));
   return { sameSource, ...substitutesOf(rest, cands, sameSource, o) };
+}
+
+/** Order of candidates nothing proves the same: the look, plus the text printed on the product when read. */
+function unprovenRank(c: Candidate, o: AnswerOptions): number {
+  return c.score + (o.ocrWeight ?? 0) * (c.evidence?.ocrSim ?? 0);
 }
 
 function judgedGroup(members: Candidate[], groupIds: Set<string>, verdict: 'same' | 'likely', o: AnswerOptions): SearchAnswer['sameSource'][number] {
@@ -240,9 +243,11 @@ function substitutesOf(rest: Candidate[], cands: Candidate[], sameSource: Search
     });
   if (o.cheaperOnly) subs = subs.filter((s) => s.priceDelta !== null && s.priceDelta.amount < 0);
   // a substitute is an alternative for the same need: listings in the category of what the buyer is looking
-  // at (the first group's source, else the best candidate by look) come first, each side in its own order
-  // (the best candidate by look: below the 'likely' band, P(same) is too small to order by)
-  const bestLook = cands.length ? cands.reduce((a, b) => (b.score > a.score ? b : a)) : null;
+  // at (the first group's source, else the best candidate by the substitutes' own order: look and text on
+  // the product) come first, each side in its own order. Below the 'likely' band P(same) is too small to
+  // order by; and look alone must not pick the category, or a pack whose text matches the photo is pushed
+  // behind every look-alike of another category.
+  const bestLook = cands.length ? cands.reduce((a, b) => (unprovenRank(b, o) > unprovenRank(a, o) ? b : a)) : null;
   const refCategory = (sameSource[0]?.source ?? (bestLook ? toListing(bestLook) : null))?.categoryPath.join('\u0000');
   if (refCategory) {
     const same = (x: (typeof subs)[number]) => (x.listing.categoryPath.join('\u0000') === refCategory ? 0 : 1);
