@@ -98,6 +98,33 @@ describe('buildAnswer', () => {
     expect(ids(gap / 0.75 - 0.01)).toEqual(['closer-look', 'same-text']);
   });
 
+  it('index-time group mates join the same group unless their own evidence says they are more likely another product', () => {
+    const q = unit(50);
+    const ev = (c: Candidate, p: number, group: string) => {
+      c.pSame = p;
+      c.record.extras = { ocrText: '', local: [], sourceGroupId: group };
+      c.evidence = { cosine: c.similarity, imageIdx: 0, matches: 0, inliers: 0, span: 0, mirrored: false, colour: null, ocrSim: null, titleSim: null, sameSupplier: false, phashDistance: null };
+      return c;
+    };
+    const cands = [
+      ev(cand('sure', unit(51, q, 0.2), q, { factory: true }), 0.95, 'G'),
+      ev(cand('mate-likely', unit(52, q, 0.4), q), 0.6, 'G'),
+      ev(cand('mate-doubtful', unit(53, q, 0.4), q), 0.2, 'G'),
+      ev(cand('other', unit(54, q, 0.5), q), 0.1, 'H'),
+    ];
+    const a = buildAnswer(cands, { ...OPTS, substituteFloor: -1, evidenceCut: 0.7 });
+    expect(a.sameSource).toHaveLength(1);
+    const g = a.sameSource[0];
+    expect(g.verdict).toBe('same');
+    expect([g.source.id, ...g.listings.map((l) => l.id)].sort()).toEqual(['mate-likely', 'sure']);
+    expect(a.substitutes.map((x) => x.listing.id).sort()).toEqual(['mate-doubtful', 'other']);
+    // a 'likely' group (no sure candidate) leaves out its doubtful mates the same way
+    cands[0].pSame = 0.55;
+    const b = buildAnswer(cands, { ...OPTS, substituteFloor: -1, evidenceCut: 0.7 });
+    expect(b.sameSource.map((x) => x.verdict)).toEqual(['likely']);
+    expect([b.sameSource[0].source.id, ...b.sameSource[0].listings.map((l) => l.id)].sort()).toEqual(['mate-likely', 'sure']);
+  });
+
   it('without a group, the category that leads the substitutes is that of the best candidate by look and text, not by look alone', () => {
     const q = unit(40);
     // a look-alike in another category, closest by look; the product itself (its text matches) a little farther

@@ -145,7 +145,7 @@ const LIKELY = 0.5;
 
 /**
  * Evidence mode. The first group holds the listings judged to show the query's very product (a photo shows
- * one product) with their index-time group mates: verdict "same". Candidates more likely the product than
+ * one product) with their index-time group mates not judged more likely another product: verdict "same". Candidates more likely the product than
  * not, but under the cut-off, follow as "likely" groups (one per index-time group), so that they are neither
  * passed off as proven nor as substitutes. Everything else may be a substitute.
  */
@@ -155,18 +155,22 @@ function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
   const taken = new Set<Candidate>();
   const sameSource: SearchAnswer['sameSource'] = [];
   // listings grouped at index time with a sure one are the same product too (their own evidence, e.g. a
-  // shared photo with another listing, may be stronger than the query photo's)
+  // shared photo with another listing, may be stronger than the query photo's), unless their own evidence
+  // against the query says they are more likely another product: then the index-time link is what is in
+  // doubt (a sibling flavour joined at indexing), and the group would carry its error to every query.
+  // On the reseller protocol (2026-12-03) such mates were 96 of the 147 wrong members of 'same' groups,
+  // and 290 of 8,210 right ones.
   const sure = cands.filter((c) => c.pSame! >= cut);
   if (sure.length) {
     const ids = new Set(sure.map(gid));
-    const members = cands.filter((c) => c.pSame! >= cut || ids.has(gid(c)));
+    const members = cands.filter((c) => c.pSame! >= cut || (ids.has(gid(c)) && c.pSame! >= LIKELY));
     members.forEach((c) => taken.add(c));
     sameSource.push(judgedGroup(members, ids, 'same', o));
   }
   for (const c of cands) {
     if (sameSource.length >= o.limit) break;
     if (taken.has(c) || c.pSame! < LIKELY) continue;
-    const members = cands.filter((x) => !taken.has(x) && gid(x) === gid(c));
+    const members = cands.filter((x) => !taken.has(x) && gid(x) === gid(c) && x.pSame! >= LIKELY);
     members.forEach((x) => taken.add(x));
     sameSource.push(judgedGroup(members, new Set([gid(c)]), 'likely', o));
   }
