@@ -120,12 +120,13 @@ if (on('sourcing')) {
   const { benchSourcing } = await import('./sourcing.ts');
   const r = (await benchSourcing(s, log, { write: process.env.BENCH_WRITE_EVIDENCE === '1' ? EVIDENCE_FILE : null })) as SourcingReport;
   log(`\n  Grocery test split (${r.grocery[0]?.all.n} queries), evidence model ${r.model.version}, cut P ≥ ${r.model.sameSourceCut}`);
-  log('  | gallery | queries | R@1 | R@5 | R@10 | same-source P / R (top 10) | substitutes P@5 |');
+  log('  | gallery | queries | R@1 | R@5 | R@10 | same-source P / R (top 10) | substitutes P@5 (ceiling; over fillable slots) |');
   log('  |---|---|---|---|---|---|---|');
   for (const x of r.grocery)
     for (const [label, m] of [['all', x.all], ['packaged', x.packages]] as const)
-      log(`  | ${x.gallery} | ${label} (${m.n}) | ${m.r1.toFixed(3)} | ${m.r5.toFixed(3)} | ${m.r10.toFixed(3)} | ${label === 'all' ? `${x.sameLabel.precision.toFixed(3)} / ${x.sameLabel.recall.toFixed(3)}` : ''} | ${label === 'all' ? x.substitutesP5.toFixed(3) : ''} |`);
+      log(`  | ${x.gallery} | ${label} (${m.n}) | ${m.r1.toFixed(3)} | ${m.r5.toFixed(3)} | ${m.r10.toFixed(3)} | ${label === 'all' ? `${x.sameLabel.precision.toFixed(3)} / ${x.sameLabel.recall.toFixed(3)}` : ''} | ${label === 'all' ? `${x.substitutesP5.toFixed(3)} (${x.substitutesCeiling.toFixed(3)}; ${x.substitutesFillable.toFixed(3)})` : ''} |`);
   log('  goals: packaged R@1 (catalogue only) ≥ 0.85; all R@1 (catalogue + train) ≥ 0.70; same-source P ≥ 0.95, R ≥ 0.90; substitutes P@5 ≥ 0.8');
+  log('  substitutes ceiling: the best P@5 the gallery allows (other products in the query\'s coarse class, at most 5, over 5); "over fillable slots" divides the hits by those slots instead of 5');
   log(`\n  reseller copies → original (seed ${'13'}), gallery: 81 factory listings, their copies by other resellers, the train photos`);
   log('  | alteration | queries | source elected = original | original in the group | top result same product |');
   log('  |---|---|---|---|---|');

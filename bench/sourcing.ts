@@ -146,7 +146,17 @@ async function collectPairs(g: Gallery, queries: Query[], emb: Map<string, Image
 }
 
 export interface SourcingReport {
-  grocery: Array<{ gallery: string; all: Metrics; packages: Metrics; sameLabel: { precision: number; recall: number }; substitutesP5: number }>;
+  grocery: Array<{
+    gallery: string;
+    all: Metrics;
+    packages: Metrics;
+    sameLabel: { precision: number; recall: number };
+    substitutesP5: number;
+    /** the best P@5 the gallery allows: other products of the query's coarse class, at most 5, over 5 */
+    substitutesCeiling: number;
+    /** hits over the slots that could be filled (min(5, other products of the coarse class)) */
+    substitutesFillable: number;
+  }>;
   reseller: Array<{ alteration: string; n: number; sourceR1: number; inGroup: number; top1: number }>;
   /** members of the returned groups that are another product: all groups, and 'same' groups only; `direct` counts
    * those judged at query time (not through their index-time group) */
@@ -158,9 +168,12 @@ export interface SourcingReport {
 /** Grocery-style evaluation with the evidence model: the answer a buyer gets, metrics as in quality.ts. */
 async function evaluateGrocery(g: Gallery, name: string, queries: Query[], emb: Map<string, ImageEmbedding>, insp: Inspections) {
   const acc = { all: blank(), packages: blank() };
-  let tp = 0, fp = 0, fn = 0, subHits = 0, subSlots = 0;
+  let tp = 0, fp = 0, fn = 0, subHits = 0, subSlots = 0, ceiling = 0, fillable = 0;
   const relCount = new Map<number, number>();
   for (const it of g.byId.values()) relCount.set(it.fine, (relCount.get(it.fine) ?? 0) + 1);
+  // the products of each coarse class in the gallery: a query whose class has one product can have no right substitute
+  const productsOf = new Map<number, Set<number>>();
+  for (const it of g.byId.values()) productsOf.set(it.coarse, (productsOf.get(it.coarse) ?? new Set()).add(it.fine));
   for (const q of queries) {
     const a = await searchEmbedded(g.s, { limit: 10, currency: 'CNY', cheaperOnly: false, sort: 'similarity' }, emb.get(q.sample.path)!, insp.get(q.sample.path));
     const ranked = rankedIds(a).slice(0, 10);
@@ -171,13 +184,18 @@ async function evaluateGrocery(g: Gallery, name: string, queries: Query[], emb: 
       else if (r.same && !rel[i]) fp++;
       else if (!r.same && rel[i]) fn++;
     });
+    let hits = 0;
     for (const sub of a.substitutes.slice(0, 5)) {
       const it = g.byId.get(sub.listing.id)!;
-      if (it.coarse === q.sample.coarseId && it.fine !== q.sample.fineId) subHits++;
+      if (it.coarse === q.sample.coarseId && it.fine !== q.sample.fineId) hits++;
     }
+    subHits += hits;
     subSlots += 5;
+    const others = [...(productsOf.get(q.sample.coarseId) ?? [])].filter((f) => f !== q.sample.fineId).length;
+    ceiling += Math.min(5, others);
+    fillable += Math.min(5, others);
   }
-  return { gallery: name, all: finish(acc.all), packages: finish(acc.packages), sameLabel: { precision: tp / Math.max(1, tp + fp), recall: tp / Math.max(1, tp + fn) }, substitutesP5: subHits / Math.max(1, subSlots) };
+  return { gallery: name, all: finish(acc.all), packages: finish(acc.packages), sameLabel: { precision: tp / Math.max(1, tp + fp), recall: tp / Math.max(1, tp + fn) }, substitutesP5: subHits / Math.max(1, subSlots), substitutesCeiling: ceiling / Math.max(1, subSlots), substitutesFillable: subHits / Math.max(1, fillable) };
 }
 
 async function evaluateReseller(g: Gallery, queries: Query[], emb: Map<string, ImageEmbedding>, insp: Inspections) {
