@@ -160,22 +160,17 @@ function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
   // doubt (a sibling flavour joined at indexing), and the group would carry its error to every query.
   // On the reseller protocol (2026-12-03) such mates were 96 of the 147 wrong members of 'same' groups,
   // and 290 of 8,210 right ones.
-  // The listing that started an index-time group stays in it whatever its own evidence: it is what the
-  // group was formed around (usually the first listing, the source), and a query that surely shows one
-  // member shows the founder's product unless the index-time link itself was wrong.
-  const founder = (c: Candidate) => c.record.extras?.sourceGroupId === c.record.product.id;
-  const mateOf = (c: Candidate, ids: Set<string>) => ids.has(gid(c)) && (c.pSame! >= LIKELY || founder(c));
   const sure = cands.filter((c) => c.pSame! >= cut);
   if (sure.length) {
     const ids = new Set(sure.map(gid));
-    const members = cands.filter((c) => c.pSame! >= cut || mateOf(c, ids));
+    const members = cands.filter((c) => c.pSame! >= cut || (ids.has(gid(c)) && c.pSame! >= LIKELY));
     members.forEach((c) => taken.add(c));
     sameSource.push(judgedGroup(members, ids, 'same', o));
   }
   for (const c of cands) {
     if (sameSource.length >= o.limit) break;
     if (taken.has(c) || c.pSame! < LIKELY) continue;
-    const members = cands.filter((x) => !taken.has(x) && mateOf(x, new Set([gid(c)])));
+    const members = cands.filter((x) => !taken.has(x) && gid(x) === gid(c) && x.pSame! >= LIKELY);
     members.forEach((x) => taken.add(x));
     sameSource.push(judgedGroup(members, new Set([gid(c)]), 'likely', o));
   }
