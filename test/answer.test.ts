@@ -118,6 +118,14 @@ describe('buildAnswer', () => {
     expect(g.verdict).toBe('same');
     expect([g.source.id, ...g.listings.map((l) => l.id)].sort()).toEqual(['mate-likely', 'sure']);
     expect(a.substitutes.map((x) => x.listing.id).sort()).toEqual(['mate-doubtful', 'other']);
+    // except the listing the whole group would elect as its source: without it a reseller would be named
+    cands[2].record.product.supplier = { id: 'factory', name: 'factory', badges: ['factory'] };
+    cands[2].record.product.listedAt = '2020-01-01T00:00:00Z';
+    const f = buildAnswer(cands, { ...OPTS, substituteFloor: -1, evidenceCut: 0.7 });
+    expect(f.sameSource[0].source.id).toBe('mate-doubtful');
+    expect(f.sameSource[0].listings.map((l) => l.id).sort()).toEqual(['mate-likely', 'sure']);
+    cands[2].record.product.supplier = { id: 's', name: 's', badges: [] };
+    cands[2].record.product.listedAt = undefined;
     // a 'likely' group (no sure candidate) leaves out its doubtful mates the same way
     cands[0].pSame = 0.55;
     const b = buildAnswer(cands, { ...OPTS, substituteFloor: -1, evidenceCut: 0.7 });

@@ -159,11 +159,15 @@ function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
   // against the query says they are more likely another product: then the index-time link is what is in
   // doubt (a sibling flavour joined at indexing), and the group would carry its error to every query.
   // On the reseller protocol (2026-12-03) such mates were 96 of the 147 wrong members of 'same' groups,
-  // and 290 of 8,210 right ones.
+  // and 290 of 8,210 right ones. The one exception is the listing the whole group would elect as its source
+  // (a factory's original, re-photographed or altered by every reseller): leaving it out would name a
+  // reseller as the source, and on that protocol those 10 doubtful sources were all right.
   const sure = cands.filter((c) => c.pSame! >= cut);
   if (sure.length) {
     const ids = new Set(sure.map(gid));
-    const members = cands.filter((c) => c.pSame! >= cut || (ids.has(gid(c)) && c.pSame! >= LIKELY));
+    const pool = cands.filter((c) => c.pSame! >= cut || ids.has(gid(c)));
+    const source = electSource(pool.map(toListing)).source.id;
+    const members = pool.filter((c) => c.pSame! >= cut || c.pSame! >= LIKELY || c.record.product.id === source);
     members.forEach((c) => taken.add(c));
     sameSource.push(judgedGroup(members, ids, 'same', o));
   }
