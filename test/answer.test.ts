@@ -85,7 +85,7 @@ describe('buildAnswer', () => {
     const closerLook = cand('closer-look', unit(31, q, 0.5), q);
     const sameText = cand('same-text', unit(32, q, 0.9), q);
     expect(closerLook.score).toBeGreaterThan(sameText.score);
-    for (const [c, ocrSim] of [[closerLook, 0.05], [sameText, 0.8]] as const) {
+    for (const [c, ocrSim] of [[closerLook, 0.15], [sameText, 0.8]] as const) {
       c.pSame = 0.001;
       c.evidence = { cosine: c.similarity, imageIdx: 0, matches: 0, inliers: 0, span: 0, mirrored: false, colour: null, ocrSim, titleSim: null, sameSupplier: false, phashDistance: null };
     }
@@ -94,8 +94,8 @@ describe('buildAnswer', () => {
     expect(ids(0)).toEqual(['closer-look', 'same-text']);
     // the weight must outweigh the gap in look for the order to turn
     const gap = closerLook.score - sameText.score;
-    expect(ids(gap / 0.75 + 0.01)).toEqual(['same-text', 'closer-look']);
-    expect(ids(gap / 0.75 - 0.01)).toEqual(['closer-look', 'same-text']);
+    expect(ids(gap / 0.65 + 0.01)).toEqual(['same-text', 'closer-look']);
+    expect(ids(gap / 0.65 - 0.01)).toEqual(['closer-look', 'same-text']);
   });
 
   it('index-time group mates join the same group unless their own evidence says they are more likely another product', () => {
@@ -148,6 +148,11 @@ describe('buildAnswer', () => {
     const ids = (w: number) => buildAnswer([lookAlike, lookAlike2, product], { ...judged, ocrWeight: w }).substitutes.map((x) => x.listing.id);
     expect(ids(0)).toEqual(['look-alike', 'look-alike-2', 'product']);
     expect(ids(1)[0]).toBe('product');
+    // text that reads only a few hundredths alike is noise: it neither reorders the look nor picks the category
+    product.evidence!.ocrSim = 0.05;
+    lookAlike.evidence!.ocrSim = 0;
+    const noisy = buildAnswer([lookAlike, lookAlike2, product], { ...judged, ocrWeight: 10 }).substitutes.map((x) => x.listing.id);
+    expect(noisy).toEqual(['look-alike', 'look-alike-2', 'product']);
   });
 
   it('does not chain look-alikes into one group (star grouping around the best match)', () => {
