@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { createServices } from '../src/bootstrap.ts';
 import { loadConfig } from '../src/config.ts';
-import { gatherEvidence, probabilityOf } from '../src/match/evidence.ts';
-import { mergeBest, searchEmbedded } from '../src/match/search.ts';
+import { probabilityOf } from '../src/match/evidence.ts';
+import { searchEmbedded } from '../src/match/search.ts';
 import { NgramIdf, cosine, ngrams } from '../src/text/ngram.ts';
 import { dot } from '../src/vision/pooling.ts';
 import { inspectFiles } from './inspect-cache.ts';
 import { loadGrocery, rankedIds } from './quality.ts';
-import { openGallery, type EvItem } from './sourcing.ts';
+import { judgedCandidates, openGallery, type EvItem } from './sourcing.ts';
 
 const out = process.argv[2] ?? '/tmp/ranking.jsonl';
 // the split whose photos are the queries: test (what the bench reports) or val (what settings may be chosen on)
@@ -48,11 +48,7 @@ for (const [name, items] of [['catalogue only', catalogue], ['catalogue + train'
     const a = await searchEmbedded(g.s, { limit: 10, currency: 'CNY', cheaperOnly: false, sort: 'similarity' }, e, i);
     const ranked = rankedIds(a).map((r) => ({ fine: g.byId.get(r.id)!.fine, same: r.same }));
     // the candidates as search gathers them, and their evidence
-    const normal = await g.s.backend.knn(g.s.projection.apply(e.descriptor), { k: K });
-    const hits = e.mirrored ? mergeBest(normal, await g.s.backend.knn(g.s.projection.apply(e.mirrored), { k: K })).slice(0, K) : normal;
-    const recs = await g.s.backend.getMany(hits.map((h) => h.id));
-    const list = hits.map((h) => recs.get(h.id)!).filter(Boolean);
-    const ev = gatherEvidence({ descriptor: e.descriptor, mirroredDescriptor: e.mirrored ?? null, phash: e.phash, local: i?.local ?? null, ocrText: i?.ocrText ?? '', words: '', supplierId: null }, list);
+    const judged = await judgedCandidates(g, e, i, K);
     // text channel: the gallery's best by text alone (gallery-wide IDF), with their look score
     const qv = idf.weigh(ngrams(i?.ocrText ?? ''));
     const tOf = new Map(qv.size ? vecs.map((v, j) => [items[j].id, cosine(qv, v)] as [string, number]) : []);
@@ -64,7 +60,7 @@ for (const [name, items] of [['catalogue only', catalogue], ['catalogue + train'
       for (const im of r.images) for (const v of qm ? [qa, qm] : [qa]) best = Math.max(best, dot(v, im.vector));
       return +best.toFixed(4);
     };
-    const cands = list.map((r, j) => ({ fine: g.byId.get(r.product.id)!.fine, score: +hits[j].score.toFixed(4), ocr: ev[j].ocrSim === null ? null : +ev[j].ocrSim!.toFixed(4), t: +(tOf.get(r.product.id) ?? 0).toFixed(4), p: +probabilityOf(s.evidence!, ev[j]).toFixed(4), inl: ev[j].inliers }));
+    const cands = judged.map(({ hit, rec: r, ev }) => ({ fine: g.byId.get(r.product.id)!.fine, score: +hit.score.toFixed(4), ocr: ev.ocrSim === null ? null : +ev.ocrSim.toFixed(4), t: +(tOf.get(r.product.id) ?? 0).toFixed(4), p: +probabilityOf(s.evidence!, ev).toFixed(4), inl: ev.inliers }));
     const text = [...tOf].filter(([, t]) => t > 0).sort((x, y) => y[1] - x[1]).slice(0, K).map(([id, t]) => ({ fine: g.byId.get(id)!.fine, t: +t.toFixed(4), score: look(id) }));
     fs.appendFileSync(out, JSON.stringify({ gallery: name, q: q.sample.path, fine: q.sample.fineId, packaged: q.packaged, ranked: ranked.slice(0, 10), cands, text, ocrLen: (i?.ocrText ?? '').length }) + '\n');
     if (++n % 500 === 0) log(`${name}: ${n}/${gro[split].length}`);

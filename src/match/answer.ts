@@ -145,9 +145,10 @@ const LIKELY = 0.5;
 
 /**
  * Evidence mode. The first group holds the listings judged to show the query's very product (a photo shows
- * one product) with their index-time group mates not judged more likely another product: verdict "same". Candidates more likely the product than
- * not, but under the cut-off, follow as "likely" groups (one per index-time group), so that they are neither
- * passed off as proven nor as substitutes. Everything else may be a substitute.
+ * one product) with their index-time group mates not judged more likely another product: verdict "same".
+ * Candidates more likely the product than not, but under the cut-off, follow as "likely" groups (one per
+ * index-time group), so that they are neither passed off as proven nor as substitutes. Everything else may
+ * be a substitute.
  */
 function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
   const cut = o.evidenceCut!;
@@ -167,7 +168,7 @@ function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
     const ids = new Set(sure.map(gid));
     const pool = cands.filter((c) => c.pSame! >= cut || ids.has(gid(c)));
     const source = electSource(pool.map(toListing)).source.id;
-    const members = pool.filter((c) => c.pSame! >= cut || c.pSame! >= LIKELY || c.record.product.id === source);
+    const members = pool.filter((c) => c.pSame! >= Math.min(cut, LIKELY) || c.record.product.id === source);
     members.forEach((c) => taken.add(c));
     sameSource.push(judgedGroup(members, ids, 'same', o));
   }
