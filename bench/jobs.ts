@@ -88,12 +88,12 @@ export async function benchJobs(config: Config, log: (l: string) => void): Promi
   const n = Number(process.env.BENCH_JOBS_N ?? 10_000);
   const ocrN = Number(process.env.BENCH_JOBS_OCR_N ?? 300);
   const j = config.jobs;
-  log(`  settings: fetch ${j.fetchConcurrency}, embed ${j.embedConcurrency}, evidence ${j.ocrConcurrency}, bulk ${j.batchSize}, window ${j.window}; vision ${config.vision.threads} thread(s) × ${config.vision.inflight} in flight, max batch ${config.vision.maxBatch}, decode ${config.vision.decodeConcurrency}`);
+  log(`  settings: fetch ${j.fetchConcurrency}, embed ${j.embedConcurrency}, evidence ${j.ocrConcurrency}, bulk ${j.batchSize}, window ${j.window}; vision ${config.vision.threads} thread(s) × ${config.vision.inflight} in flight${config.vision.worker ? ' on a worker thread' : ''}, max batch ${config.vision.maxBatch}, decode ${config.vision.decodeConcurrency}`);
 
   // the image pipeline's end-to-end throughput, in this run, in the services' configuration
   const test = await readSplit('test');
   const rows = await benchPipeline(config, test.filter((_, i) => i % 12 === 0).map((x) => x.path), log);
-  const row = rows.find((r) => r.threads === config.vision.threads && r.inflight === config.vision.inflight) ?? rows[0];
+  const row = rows.find((r) => r.threads === config.vision.threads && r.inflight === config.vision.inflight && r.worker === config.vision.worker) ?? rows[0];
 
   const file = await feedFile(n);
   log(`  feed: ${file} (${n.toLocaleString('en')} listings, one Grocery photo each, local paths)`);

@@ -51,6 +51,7 @@ export async function createServices(config: Config, opts: { log?: (s: string) =
     inflight: config.vision.inflight,
     decodeConcurrency: config.vision.decodeConcurrency,
     limits: config.image,
+    worker: config.vision.worker,
   });
   const text = await createTextEmbedder(config);
   if (text.embedder) log(`text model ${text.embedder.modelVersion}: words are searched by keyword and by meaning (hybrid)`);

@@ -35,7 +35,7 @@ export interface Config {
   apiKeys: string[];
   searchRequiresKey: boolean;
   image: { maxBytes: number; maxPixels: number; resize: ResizeMode };
-  vision: { threads: number; inflight: number; maxBatch: number; decodeConcurrency: number };
+  vision: { threads: number; inflight: number; maxBatch: number; decodeConcurrency: number; worker: boolean };
   search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number; mirrorQuery: boolean; ocrWeight: number };
   whitening: { shrink: number; maxSamples: number };
   /** same-source evidence: local features and OCR, read at index and query time */
@@ -69,8 +69,10 @@ export function loadConfig(env: Env = process.env): Config {
     vision: {
       threads: int(env, 'VISION_THREADS', 2),
       inflight: int(env, 'VISION_INFLIGHT', 1),
-      maxBatch: int(env, 'VISION_MAX_BATCH', 8),
+      maxBatch: int(env, 'VISION_MAX_BATCH', 2),
       decodeConcurrency: int(env, 'DECODE_CONCURRENCY', 4),
+      // the model on its own thread: onnxruntime-node's run blocks the thread that calls it
+      worker: env.VISION_WORKER !== '0',
     },
     search: {
       candidates: int(env, 'SEARCH_CANDIDATES', 50),

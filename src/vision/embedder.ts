@@ -2,8 +2,8 @@
 // inputs pile up while the model is busy run together as one batch (micro-batching at no added wait).
 import fs from 'node:fs';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { sessionOptions } from '../util/ort.ts';
+import { openSession, type ModelSession } from '../util/ort-remote.ts';
 import PQueue from 'p-queue';
 import { repoRoot } from '../config.ts';
 import { AppError } from '../errors.ts';
@@ -42,6 +42,8 @@ export interface EmbedderOptions {
   inflight?: number;
   limits: DecodeLimits;
   pooling?: Pooling;
+  /** run the model on its own worker thread (default true), so the main thread's work overlaps with it */
+  worker?: boolean;
 }
 
 interface Pending {
@@ -61,7 +63,7 @@ export class ImageEmbedder {
   readonly stats = { runs: 0, images: 0 };
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: ModelSession,
     private readonly manifest: VisionManifest,
     private readonly opts: EmbedderOptions,
   ) {
@@ -74,7 +76,7 @@ export class ImageEmbedder {
   static async create(manifest: VisionManifest, opts: EmbedderOptions): Promise<ImageEmbedder> {
     const file = path.isAbsolute(manifest.onnx.file) ? manifest.onnx.file : path.join(repoRoot, 'models', path.basename(manifest.onnx.file));
     if (!fs.existsSync(file)) throw new AppError('model_unavailable', `vision model missing at ${file}: run npm run build:model`);
-    const session = await ort.InferenceSession.create(file, sessionOptions(opts.threads));
+    const session = await openSession(file, sessionOptions(opts.threads), opts.worker ?? true);
     return new ImageEmbedder(session, manifest, opts);
   }
 
@@ -115,7 +117,7 @@ export class ImageEmbedder {
     const per = 3 * INPUT_SIZE * INPUT_SIZE;
     const data = new Float32Array(n * per);
     inputs.forEach((x, i) => data.set(x, i * per));
-    const feeds = { [this.manifest.input.name]: new ort.Tensor('float32', data, [n, 3, INPUT_SIZE, INPUT_SIZE]) };
+    const feeds = { [this.manifest.input.name]: { type: 'float32' as const, data, dims: [n, 3, INPUT_SIZE, INPUT_SIZE] } };
     const result = await this.session.run(feeds);
     const t = result[this.manifest.output.name];
     const [c, h, w] = this.manifest.output.dims;
