@@ -3,7 +3,7 @@
 // model's cut-off, or when it was grouped with such a listing at index time; without one (words only, or no
 // fitted model) the split is a threshold on the global image embedding.
 import type { IndexRecord } from '../index/backend.ts';
-import { describeEvidence, type PairEvidence } from './evidence.ts';
+import { describeEvidence, SAME_PHOTO_BITS, type PairEvidence } from './evidence.ts';
 import type { ListingT, SearchAnswer } from '../schema/search.ts';
 import { dot } from '../vision/pooling.ts';
 import { electSource } from './elect.ts';
@@ -62,7 +62,6 @@ export function toListing(c: Candidate): ListingT {
 }
 
 const round = (x: number) => Math.round(x * 10000) / 10000;
-const SAME_PHOTO_BITS = 10;
 
 /** P(same product) from the calibration when there is one; otherwise a monotone, uncalibrated stand-in. */
 function confidenceOf(sim: number, o: AnswerOptions): number {

@@ -23,7 +23,8 @@ import { predictBoosted, type BoostedModel } from './boosted.ts';
 /** Geometric verification counts as proof at this many RANSAC inliers spanning this share of the query. */
 export const VERIFIED_INLIERS = 15;
 export const VERIFIED_SPAN = 0.05;
-const SAME_PHOTO_BITS = 10;
+/** Perceptual-hash distance (of 64 bits) at or under which two images count as the same photo. */
+export const SAME_PHOTO_BITS = 10;
 /** Images of a candidate verified point by point: its best ones by cosine (verification is the cost). */
 const VERIFY_IMAGES = 2;
 
