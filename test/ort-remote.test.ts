@@ -65,7 +65,25 @@ describe('the vision model on a worker thread', () => {
     } finally {
       await s.release();
     }
-    await expect(s.run({})).rejects.toThrow(/exited/);
+    await expect(s.run({})).rejects.toThrow(/released/);
+  });
+
+  it('replaces a worker that died: the runs it held fail, the next run gets a new one', async () => {
+    const s = await RemoteSession.create(path.join(ROOT, 'models', path.basename(manifest.onnx.file)), sessionOptions(1));
+    const input = () => ({ [manifest.input.name]: { type: 'float32' as const, data: new Float32Array(3 * INPUT_SIZE * INPUT_SIZE), dims: [1, 3, INPUT_SIZE, INPUT_SIZE] } });
+    try {
+      const before = await s.run(input());
+      const held = Promise.allSettled([1, 2, 3, 4].map(() => s.run(input())));
+      await s.crash();
+      const failed = (await held).filter((r) => r.status === 'rejected');
+      expect(failed.length).toBeGreaterThan(0); // four runs take ~40 ms: the crash comes while they are held
+      for (const f of failed) expect(String((f as PromiseRejectedResult).reason)).toMatch(/exited/);
+      const after = await s.run(input());
+      expect(s.restarts).toBe(1);
+      expect(after[manifest.output.name].data).toEqual(before[manifest.output.name].data);
+    } finally {
+      await s.release();
+    }
   });
 
   it('fails to open a model that is not there, without hanging', async () => {

@@ -30,70 +30,132 @@ interface Task {
   reject: (e: Error) => void;
 }
 
+interface Thread {
+  worker: Worker;
+  pending: Map<number, Task>;
+  inputNames: string[];
+  outputNames: string[];
+}
+
+/** Starts a worker and waits until its session is open. */
+function startThread(file: string, options: InferenceSession.SessionOptions): Promise<Thread> {
+  // execArgv: [] so that the worker does not inherit loaders (tsx, vitest): it is plain JavaScript
+  const worker = new Worker(new URL('./ort-worker.mjs', import.meta.url), { execArgv: [], workerData: { file, options } });
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    const onExit = (code: number) => reject(new Error(`model worker exited with code ${code} while opening ${file}`));
+    worker.once('error', onError);
+    worker.once('exit', onExit);
+    worker.once('message', (m: { inputNames: string[]; outputNames: string[] }) => {
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      resolve({ worker, pending: new Map(), inputNames: m.inputNames, outputNames: m.outputNames });
+    });
+  });
+}
+
+/**
+ * A session on a worker thread. A worker that dies (a crash, an out-of-memory kill of the thread) fails
+ * the runs it held, and the next run starts a new one: one bad moment must not leave the service without
+ * its model until a restart.
+ */
 export class RemoteSession implements ModelSession {
-  private pending = new Map<number, Task>();
   private nextId = 1;
-  private dead: Error | null = null;
+  private current: Promise<Thread> | null;
+  private released = false;
+  /** the worker runs go to, once started */
+  private live: Thread | null = null;
+  /** workers started after the first: one per crash */
+  restarts = 0;
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly file: string,
+    private readonly options: InferenceSession.SessionOptions,
+    first: Thread,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
   ) {
-    worker.on('message', (m: { id: number; out?: Record<string, OutTensor>; error?: string; released?: boolean }) => {
-      const t = this.pending.get(m.id);
-      if (!t) return;
-      this.pending.delete(m.id);
-      if (this.pending.size === 0) worker.unref();
-      if (m.out) t.resolve(m.out);
-      else if (m.released) t.resolve({});
-      else t.reject(new Error(m.error ?? 'model worker failed'));
-    });
-    const fail = (e: Error) => {
-      this.dead = e;
-      for (const t of this.pending.values()) t.reject(e);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`model worker exited with code ${code}`)));
-    worker.unref();
+    this.current = Promise.resolve(this.watch(first));
   }
 
-  static create(file: string, options: InferenceSession.SessionOptions): Promise<RemoteSession> {
-    // execArgv: [] so that the worker does not inherit loaders (tsx, vitest): it is plain JavaScript
-    const worker = new Worker(new URL('./ort-worker.mjs', import.meta.url), { execArgv: [], workerData: { file, options } });
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(e);
-      worker.once('error', onError);
-      worker.once('message', (m: { ready?: boolean; inputNames: string[]; outputNames: string[] }) => {
-        worker.off('error', onError);
-        resolve(new RemoteSession(worker, m.inputNames, m.outputNames));
-      });
+  static async create(file: string, options: InferenceSession.SessionOptions): Promise<RemoteSession> {
+    const t = await startThread(file, options);
+    return new RemoteSession(file, options, t, t.inputNames, t.outputNames);
+  }
+
+  private watch(t: Thread): Thread {
+    t.worker.on('message', (m: { id: number; out?: Record<string, OutTensor>; error?: string; released?: boolean }) => {
+      const task = t.pending.get(m.id);
+      if (!task) return;
+      t.pending.delete(m.id);
+      if (t.pending.size === 0) t.worker.unref();
+      if (m.out) task.resolve(m.out);
+      else if (m.released) task.resolve({});
+      else task.reject(new Error(m.error ?? 'model worker failed'));
     });
+    let ended = false;
+    const end = (e: Error) => {
+      if (ended) return;
+      ended = true;
+      for (const task of t.pending.values()) task.reject(e);
+      t.pending.clear();
+      // the next run starts a new worker (unless the session was released on purpose)
+      if (!this.released && this.live === t) {
+        this.current = null;
+        this.live = null;
+      }
+    };
+    t.worker.on('error', end);
+    t.worker.on('exit', (code) => end(new Error(`model worker exited with code ${code}`)));
+    t.worker.unref();
+    this.live = t;
+    return t;
+  }
+
+  private thread(): Promise<Thread> {
+    if (this.released) return Promise.reject(new Error('model session released'));
+    if (!this.current) {
+      this.restarts++;
+      const next = startThread(this.file, this.options).then((t) => this.watch(t));
+      // a worker that cannot start fails this run; the next run tries again
+      next.catch(() => {
+        if (this.current === next) this.current = null;
+      });
+      this.current = next;
+    }
+    return this.current;
   }
 
   /** Runs the model; the feeds' buffers are handed to the worker (the caller must not use them after). */
-  run(feeds: Record<string, FeedTensor>): Promise<Record<string, OutTensor>> {
-    if (this.dead) return Promise.reject(this.dead);
+  async run(feeds: Record<string, FeedTensor>): Promise<Record<string, OutTensor>> {
+    const t = await this.thread();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) this.worker.ref();
+      t.pending.set(id, { resolve, reject });
+      if (t.pending.size === 1) t.worker.ref();
       const transfer = [...new Set(Object.values(feeds).map((f) => f.data.buffer as ArrayBuffer))];
-      this.worker.postMessage({ id, feeds }, transfer);
+      t.worker.postMessage({ id, feeds }, transfer);
     });
   }
 
+  /** Ends the current worker as a crash would (tests): runs in flight fail, the next run starts a new one. */
+  async crash(): Promise<void> {
+    const t = await this.current;
+    await t?.worker.terminate();
+  }
+
   async release(): Promise<void> {
-    if (!this.dead) {
-      const id = this.nextId++;
-      await new Promise((resolve, reject) => {
-        this.pending.set(id, { resolve, reject });
-        this.worker.ref();
-        this.worker.postMessage({ id, release: true });
-      }).catch(() => undefined);
-    }
-    await this.worker.terminate();
+    const current = this.current;
+    this.released = true;
+    const t = await current?.catch(() => null);
+    if (!t) return;
+    const id = this.nextId++;
+    await new Promise((resolve, reject) => {
+      t.pending.set(id, { resolve, reject });
+      t.worker.ref();
+      t.worker.postMessage({ id, release: true });
+    }).catch(() => undefined);
+    await t.worker.terminate();
   }
 }
 
