@@ -56,7 +56,13 @@ async function runJob(kind: JobKind, input: string | null, mode: ReindexMode | u
   let stopping = 0;
   for (const sig of ['SIGINT', 'SIGTERM'] as const)
     process.on(sig, () => {
-      if (stopping++) process.exit(130);
+      if (stopping++) {
+        // at once, but not inside a model run: onnxruntime-node aborts the whole process (exit 134 instead of
+        // 130) when the thread running it is ended mid-run, so the vision worker is released first (one run)
+        setTimeout(() => process.exit(130), 2000).unref();
+        void s.embedder.close().finally(() => process.exit(130));
+        return;
+      }
       console.error('\ncancelling (acknowledged work is kept; run the same command again to resume; press again to quit at once)…');
       manager.cancel(spec.id);
     });

@@ -131,3 +131,28 @@ for (const backend of ['embedded', 'elasticsearch'] as const) {
     }, 240_000);
   });
 }
+
+// Ctrl-C on the CLI: once cancels (exit 130, acknowledged work kept), twice quits at once, also while the
+// vision model is in the middle of a run on its worker thread (onnxruntime-node aborts the whole process,
+// exit 134, when that thread is ended mid-run).
+describe('Ctrl-C on the CLI', () => {
+  it.each([1, 2])('pressed %i time(s) mid-job exits with 130, not a crash, and keeps what was acknowledged', async (presses) => {
+    const dir = path.join(tmp, `sigint-${presses}`);
+    const dataDir = path.join(dir, 'data');
+    const feed = await makeFeed(dir, 200, { badEvery: 0, photos: 80 });
+    const run = cli(['index', feed.file, '--batch-size', '8'], { DATA_DIR: dataDir, SEARCH_BACKEND: 'embedded', EVIDENCE_LOCAL: '0' });
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && !/progress: (?:[2-9]\d|1\d\d)\/200/.test(run.out())) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < presses; i++) run.proc.kill('SIGINT');
+    const ex = await run.exited;
+    expect(run.out()).not.toContain('terminate called');
+    expect(ex.code, run.out().slice(-2000)).toBe(130);
+    const cp = readCheckpoint(jobFiles(path.join(dataDir, 'jobs', commandJobId('index', undefined, feed.file))).checkpoint);
+    const b = new EmbeddedBackend({ dir: path.join(dataDir, 'embedded'), dims: INDEX_DIMS, exactBelow: 20_000 });
+    await b.init();
+    const stored = await idsOf(b);
+    await b.close();
+    const acked = feed.good.filter((id) => Number(id.slice(5)) <= (cp?.line ?? 0));
+    expect(stored).toEqual(expect.arrayContaining(acked));
+  }, 180_000);
+});

@@ -138,10 +138,14 @@ export class RemoteSession implements ModelSession {
     });
   }
 
-  /** Ends the current worker as a crash would (tests): runs in flight fail, the next run starts a new one. */
+  /** Makes the current worker die after the runs already sent (tests): runs sent after it fail, the next run starts a new one. */
   async crash(): Promise<void> {
     const t = await this.current;
-    await t?.worker.terminate();
+    if (!t) return;
+    const exited = new Promise((r) => t.worker.once('exit', r));
+    t.worker.ref();
+    t.worker.postMessage({ crash: true });
+    await exited;
   }
 
   async release(): Promise<void> {
@@ -155,6 +159,7 @@ export class RemoteSession implements ModelSession {
       t.worker.ref();
       t.worker.postMessage({ id, release: true });
     }).catch(() => undefined);
+    // the worker has answered the release, so it is not inside a run: ending it now is safe
     await t.worker.terminate();
   }
 }

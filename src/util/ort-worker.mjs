@@ -2,13 +2,24 @@
 // onnxruntime-node's `run` blocks the calling thread for the whole inference; on the main thread that
 // stalls the HTTP server, the job stages and the JavaScript work around the model (decoding, pooling,
 // projection), which then cannot overlap with it.
+//
+// Messages are handled one at a time, in order: a release waits for the runs before it, so that the thread
+// is never ended inside a native run (onnxruntime-node aborts the whole process when its thread is
+// terminated there: "terminate called after throwing an instance of 'Napi::Error'").
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 
 const session = await ort.InferenceSession.create(workerData.file, workerData.options);
 parentPort.postMessage({ ready: true, inputNames: session.inputNames, outputNames: session.outputNames });
 
-parentPort.on('message', async ({ id, feeds, release }) => {
+async function handle({ id, feeds, release, crash }) {
+  if (crash) {
+    // the tests' stand-in for a thread that dies between runs: an uncaught error ends this thread
+    setImmediate(() => {
+      throw new Error('model worker crash requested');
+    });
+    return;
+  }
   if (release) {
     await session.release();
     parentPort.postMessage({ id, released: true });
@@ -30,4 +41,9 @@ parentPort.on('message', async ({ id, feeds, release }) => {
   } catch (e) {
     parentPort.postMessage({ id, error: String(e?.message ?? e) });
   }
+}
+
+let chain = Promise.resolve();
+parentPort.on('message', (m) => {
+  chain = chain.then(() => handle(m));
 });
