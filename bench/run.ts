@@ -136,6 +136,12 @@ if (on('sourcing')) {
   log(`  settings: ORB 500 @ 480 px, ratio 0.75, one-to-one, RANSAC 5 px; OCR PP-OCRv4 queries ×${config.evidence.ocrScales.join('/')}, catalogue ×${config.evidence.ocrIndexScales.join('/')}; candidates ${config.search.candidates}`);
 }
 
+if (on('query-cost')) {
+  log('\n## 7b. photo-query cost, vision model on the main thread vs a worker thread');
+  const { benchQueryCost } = await import('./query-cost.ts');
+  await benchQueryCost(s, log);
+}
+
 if (on('bilingual')) {
   log('\n## 4. words in any language: English queries over a Chinese-titled catalogue');
   const r = await benchBilingual(log);
