@@ -45,6 +45,23 @@ describe('the vision model on a worker thread', () => {
     }
   });
 
+  it('with two runs in flight, gives each its own worker and the same descriptors', async () => {
+    const two = await ImageEmbedder.create(manifest, { threads: 1, maxBatch: 1, inflight: 2, decodeConcurrency: 2, limits: LIMITS, worker: true });
+    try {
+      expect(two.workers).toBe(2);
+      const got = await Promise.all(photos.map((b) => two.embed(b)));
+      for (let i = 0; i < photos.length; i++) {
+        const want = await onMain.embed(photos[i]);
+        let d = 0;
+        for (let j = 0; j < want.descriptor.length; j++) d = Math.max(d, Math.abs(want.descriptor[j] - got[i].descriptor[j]));
+        expect(d).toBeLessThan(1e-5);
+      }
+      expect(two.stats.images).toBe(photos.length);
+    } finally {
+      await two.close();
+    }
+  });
+
   it('leaves the main thread free while the model runs', async () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);

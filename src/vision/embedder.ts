@@ -58,26 +58,34 @@ export class ImageEmbedder {
   private readonly decodeQueue: PQueue;
   private pending: Pending[] = [];
   private running = 0;
+  /** runs in flight per session */
+  private readonly busy: number[];
+  /** worker threads the model runs on (0: on the calling thread) */
+  readonly workers: number;
   private readonly inflight: number;
   /** images per model run, for the bench and /healthz */
   readonly stats = { runs: 0, images: 0 };
 
   private constructor(
-    private readonly session: ModelSession,
+    private readonly sessions: ModelSession[],
     private readonly manifest: VisionManifest,
     private readonly opts: EmbedderOptions,
   ) {
     this.dims = manifest.output.dims[0];
     this.decodeQueue = new PQueue({ concurrency: opts.decodeConcurrency });
     this.inflight = Math.max(1, opts.inflight ?? 1);
+    this.workers = (opts.worker ?? true) ? sessions.length : 0;
+    this.busy = sessions.map(() => 0);
     this.modelVersion = `${manifest.modelVersion}${opts.pooling && opts.pooling !== (manifest.pooling ?? 'gem') ? `-${opts.pooling}` : ''}`;
   }
 
   static async create(manifest: VisionManifest, opts: EmbedderOptions): Promise<ImageEmbedder> {
     const file = path.isAbsolute(manifest.onnx.file) ? manifest.onnx.file : path.join(repoRoot, 'models', path.basename(manifest.onnx.file));
     if (!fs.existsSync(file)) throw new AppError('model_unavailable', `vision model missing at ${file}: run npm run build:model`);
-    const session = await openSession(file, sessionOptions(opts.threads), opts.worker ?? true);
-    return new ImageEmbedder(session, manifest, opts);
+    // on worker threads, runs in flight go to separate workers (one thread cannot overlap two runs)
+    const n = (opts.worker ?? true) ? Math.max(1, opts.inflight ?? 1) : 1;
+    const sessions = await Promise.all(Array.from({ length: n }, () => openSession(file, sessionOptions(opts.threads), opts.worker ?? true)));
+    return new ImageEmbedder(sessions, manifest, opts);
   }
 
   /** Decode (bounded queue) then embed (shared batched model). */
@@ -118,7 +126,10 @@ export class ImageEmbedder {
     const data = new Float32Array(n * per);
     inputs.forEach((x, i) => data.set(x, i * per));
     const feeds = { [this.manifest.input.name]: { type: 'float32' as const, data, dims: [n, 3, INPUT_SIZE, INPUT_SIZE] } };
-    const result = await this.session.run(feeds);
+    // the least busy session (runs can finish out of order, so round robin could queue behind a busy one)
+    const i = this.busy.indexOf(Math.min(...this.busy));
+    this.busy[i]++;
+    const result = await this.sessions[i].run(feeds).finally(() => this.busy[i]--);
     const t = result[this.manifest.output.name];
     const [c, h, w] = this.manifest.output.dims;
     const all = t.data as Float32Array;
@@ -129,6 +140,6 @@ export class ImageEmbedder {
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await Promise.all(this.sessions.map((x) => x.release()));
   }
 }
