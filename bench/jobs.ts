@@ -90,7 +90,7 @@ export async function benchJobs(config: Config, log: (l: string) => void): Promi
   const j = config.jobs;
   log(`  settings: fetch ${j.fetchConcurrency}, embed ${j.embedConcurrency}, evidence ${j.ocrConcurrency}, bulk ${j.batchSize}, window ${j.window}; vision ${config.vision.threads} thread(s) × ${config.vision.inflight} in flight${config.vision.worker ? ' on a worker thread' : ''}, max batch ${config.vision.maxBatch}, decode ${config.vision.decodeConcurrency}`);
 
-  // the image pipeline's end-to-end throughput, in this run, in the services' configuration
+  // the image pipeline's end-to-end throughput in this run, in each configuration it compares
   const test = await readSplit('test');
   const rows = await benchPipeline(config, test.filter((_, i) => i % 12 === 0).map((x) => x.path), log);
   // the ratio is taken against the fastest way the pipeline ran in this run, not only the services' own

@@ -5,6 +5,7 @@
 // first time: about 2 minutes.
 import fs from 'node:fs';
 import path from 'node:path';
+import { embedderOptions } from '../src/bootstrap.ts';
 import { repoRoot } from '../src/config.ts';
 import { ALTERATIONS, makeCopy } from '../src/demo/reseller.ts';
 import { classTitle, readClasses, readSplit } from '../src/demo/grocery.ts';
@@ -39,14 +40,7 @@ export async function benchQueryCost(s: Services, log: (l: string) => void, roun
   const out: Array<{ worker: boolean; r: CostReport }> = [];
   for (let round = 0; round < rounds; round++)
     for (const worker of [false, true]) {
-      const embedder = await ImageEmbedder.create(manifest.vision as VisionManifest, {
-        threads: config.vision.threads,
-        maxBatch: config.vision.maxBatch,
-        inflight: config.vision.inflight,
-        decodeConcurrency: config.vision.decodeConcurrency,
-        limits: config.image,
-        worker,
-      });
+      const embedder = await ImageEmbedder.create(manifest.vision as VisionManifest, { ...embedderOptions(config), worker });
       log(`  round ${round + 1}, vision model on ${worker ? 'a worker thread' : 'the main thread'} (${queries.length} phone photos; gallery ${gallery.length} images repeated to 10,000 listings):`);
       const r = await benchSourcingCost({ ...s, embedder }, gallery, emb, insp, queries, 10_000, log);
       await embedder.close();

@@ -7,7 +7,7 @@ import { EmbeddedBackend } from './index/embedded/backend.ts';
 import { ProjectionState } from './index/methods/projection.ts';
 import { GuardedFetcher } from './link/fetcher.ts';
 import type { Services } from './services.ts';
-import { ImageEmbedder, type VisionManifest } from './vision/embedder.ts';
+import { ImageEmbedder, type EmbedderOptions, type VisionManifest } from './vision/embedder.ts';
 import { ensureVisionModel } from './vision/model-build.ts';
 import { INDEX_DIMS } from './vision/projection.ts';
 import { loadCalibration } from './match/calibration.ts';
@@ -41,18 +41,23 @@ export async function createTextEmbedder(config: Config, modelsDir = DEFAULT_MOD
   return { embedder: await TextEmbedder.create(found.manifest, modelsDir, { threads: config.text.threads }) };
 }
 
-export async function createServices(config: Config, opts: { log?: (s: string) => void; backend?: Backend } = {}): Promise<Services> {
-  const log = opts.log ?? ((s: string) => console.log(s));
-  setOrbWorkers(config.evidence.localWorkers);
-  const { manifest } = await ensureVisionModel({ log });
-  const embedder = await ImageEmbedder.create(manifest.vision as VisionManifest, {
+/** The vision embedder's options from the configuration (the services, and benches that vary one of them). */
+export function embedderOptions(config: Config): EmbedderOptions {
+  return {
     threads: config.vision.threads,
     maxBatch: config.vision.maxBatch,
     inflight: config.vision.inflight,
     decodeConcurrency: config.vision.decodeConcurrency,
     limits: config.image,
     worker: config.vision.worker,
-  });
+  };
+}
+
+export async function createServices(config: Config, opts: { log?: (s: string) => void; backend?: Backend } = {}): Promise<Services> {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  setOrbWorkers(config.evidence.localWorkers);
+  const { manifest } = await ensureVisionModel({ log });
+  const embedder = await ImageEmbedder.create(manifest.vision as VisionManifest, embedderOptions(config));
   const text = await createTextEmbedder(config);
   if (text.embedder) log(`text model ${text.embedder.modelVersion}: words are searched by keyword and by meaning (hybrid)`);
   else log(`text model not loaded (${text.missing}): words are searched by keyword only; run \`npm run fetch:models\` for semantic search`);

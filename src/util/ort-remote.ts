@@ -3,6 +3,7 @@
 // model runs, so decoding, pooling and the other stages overlap with inference instead of waiting for it.
 // The worker holds no reference on the event loop while idle, so a CLI run still exits.
 import { Worker } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-node';
 
 export interface FeedTensor {
@@ -166,10 +167,7 @@ export class RemoteSession implements ModelSession {
 
 /** A session on the calling thread, behind the same interface (`VISION_WORKER=0`, and where a worker is not wanted). */
 export class LocalSession implements ModelSession {
-  private constructor(
-    private readonly session: InferenceSession,
-    private readonly ort: typeof import('onnxruntime-node'),
-  ) {}
+  private constructor(private readonly session: InferenceSession) {}
 
   get inputNames() {
     return this.session.inputNames;
@@ -180,12 +178,11 @@ export class LocalSession implements ModelSession {
   }
 
   static async create(file: string, options: InferenceSession.SessionOptions): Promise<LocalSession> {
-    const ort = await import('onnxruntime-node');
-    return new LocalSession(await ort.InferenceSession.create(file, options), ort);
+    return new LocalSession(await ort.InferenceSession.create(file, options));
   }
 
   async run(feeds: Record<string, FeedTensor>): Promise<Record<string, OutTensor>> {
-    const inputs = Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new this.ort.Tensor(f.type, f.data, f.dims)]));
+    const inputs = Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor(f.type, f.data, f.dims)]));
     const res = await this.session.run(inputs);
     return Object.fromEntries(Object.entries(res).map(([k, t]) => [k, { type: t.type, dims: t.dims, data: t.data as Float32Array }]));
   }

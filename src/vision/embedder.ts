@@ -46,6 +46,8 @@ export interface EmbedderOptions {
   worker?: boolean;
 }
 
+const onWorkers = (opts: EmbedderOptions) => opts.worker ?? true;
+
 interface Pending {
   chw: Float32Array;
   resolve: (d: Float32Array) => void;
@@ -74,7 +76,7 @@ export class ImageEmbedder {
     this.dims = manifest.output.dims[0];
     this.decodeQueue = new PQueue({ concurrency: opts.decodeConcurrency });
     this.inflight = Math.max(1, opts.inflight ?? 1);
-    this.workers = (opts.worker ?? true) ? sessions.length : 0;
+    this.workers = onWorkers(opts) ? sessions.length : 0;
     this.busy = sessions.map(() => 0);
     this.modelVersion = `${manifest.modelVersion}${opts.pooling && opts.pooling !== (manifest.pooling ?? 'gem') ? `-${opts.pooling}` : ''}`;
   }
@@ -83,8 +85,8 @@ export class ImageEmbedder {
     const file = path.isAbsolute(manifest.onnx.file) ? manifest.onnx.file : path.join(repoRoot, 'models', path.basename(manifest.onnx.file));
     if (!fs.existsSync(file)) throw new AppError('model_unavailable', `vision model missing at ${file}: run npm run build:model`);
     // on worker threads, runs in flight go to separate workers (one thread cannot overlap two runs)
-    const n = (opts.worker ?? true) ? Math.max(1, opts.inflight ?? 1) : 1;
-    const sessions = await Promise.all(Array.from({ length: n }, () => openSession(file, sessionOptions(opts.threads), opts.worker ?? true)));
+    const n = onWorkers(opts) ? Math.max(1, opts.inflight ?? 1) : 1;
+    const sessions = await Promise.all(Array.from({ length: n }, () => openSession(file, sessionOptions(opts.threads), onWorkers(opts))));
     return new ImageEmbedder(sessions, manifest, opts);
   }
 
