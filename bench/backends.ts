@@ -109,7 +109,7 @@ export async function benchBackend(
   else await load((r) => backend.upsert(r));
   const bulk = records.length / ((performance.now() - t) / 1000);
   const current = identityProjection();
-  const projection = { current, apply: (d: Float32Array) => project(current, d) } as unknown as ProjectionState;
+  const projection = { current, apply: async (d: Float32Array) => project(current, d), applyMany: async (ds: Float32Array[]) => ds.map((d) => project(current, d)) } as unknown as ProjectionState;
   const s: Services = { ...base, backend, projection };
   const nq = opts.queries ?? 300;
   const queries = Array.from({ length: nq }, () => {

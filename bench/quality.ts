@@ -11,7 +11,7 @@ import { searchEmbedded } from '../src/match/search.ts';
 import type { SearchAnswer } from '../src/schema/search.ts';
 import type { Services } from '../src/services.ts';
 import { productText, tokenize } from '../src/text/tokenize.ts';
-import { INDEX_DIMS, randomProjection } from '../src/vision/projection.ts';
+import { INDEX_DIMS, project, randomProjection } from '../src/vision/projection.ts';
 import type { ImageEmbedding } from '../src/vision/embedder.ts';
 import { classTitle, readClasses, readSplit, type GroceryClass, type GrocerySample } from '../src/demo/grocery.ts';
 import { embedFiles } from './embed-cache.ts';
@@ -49,7 +49,7 @@ function recordFor(item: Item, cls: GroceryClass, e: ImageEmbedding, proj: Proje
       updatedAt: new Date(0).toISOString(),
       modelVersion: null,
     },
-    images: [{ idx: 0, descriptor: e.descriptor, vector: proj.apply(e.descriptor), phash: e.phash }],
+    images: [{ idx: 0, descriptor: e.descriptor, vector: project(proj.current, e.descriptor), phash: e.phash }],
     tokens: tokenize(productText(input)),
     projectionVersion: proj.current.version,
     contentHash: item.id,

@@ -51,7 +51,7 @@ export async function benchSourcingCost(
     const x = insp.get(g.file);
     batch.push({
       product: { id: `l-${i}`, title: g.title, description: '', categoryPath: [], attributes: {}, images: [{ ref: `l-${i}` }], updatedAt: '', modelVersion: null },
-      images: [{ idx: 0, descriptor: e.descriptor, vector: projection.apply(e.descriptor), phash: e.phash }],
+      images: [{ idx: 0, descriptor: e.descriptor, vector: await projection.apply(e.descriptor), phash: e.phash }],
       tokens: [],
       projectionVersion: projection.current.version,
       contentHash: `l-${i}`,

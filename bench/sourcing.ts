@@ -21,7 +21,7 @@ import { FEATURES, featureVector, gatherEvidence, type EvidenceModel } from '../
 import { mergeBest, searchEmbedded } from '../src/match/search.ts';
 import type { Services } from '../src/services.ts';
 import { productText, tokenize } from '../src/text/tokenize.ts';
-import { INDEX_DIMS } from '../src/vision/projection.ts';
+import { INDEX_DIMS, project } from '../src/vision/projection.ts';
 import type { ImageEmbedding } from '../src/vision/embedder.ts';
 import type { ImageInspection } from '../src/vision/inspect.ts';
 import { encodeLocal } from '../src/vision/local/index.ts';
@@ -85,7 +85,7 @@ function recordFor(item: EvItem, cls: GroceryClass, e: ImageEmbedding, insp: Ins
       updatedAt: new Date(0).toISOString(),
       modelVersion: null,
     },
-    images: [{ idx: 0, descriptor: e.descriptor, vector: s.projection.apply(e.descriptor), phash: e.phash }],
+    images: [{ idx: 0, descriptor: e.descriptor, vector: project(s.projection.current, e.descriptor), phash: e.phash }],
     tokens: tokenize(productText(input)),
     projectionVersion: s.projection.current.version,
     contentHash: item.id,
@@ -127,8 +127,8 @@ export async function openGallery(base: Services, items: EvItem[], classes: Groc
 
 /** A photo's top k candidates by image, as a search gathers them (the photo and the photo mirrored), with their evidence. */
 export async function judgedCandidates(g: Gallery, e: ImageEmbedding, i: ImageInspection | undefined, k: number) {
-  const normal = await g.s.backend.knn(g.s.projection.apply(e.descriptor), { k });
-  const hits = e.mirrored ? mergeBest(normal, await g.s.backend.knn(g.s.projection.apply(e.mirrored), { k })).slice(0, k) : normal;
+  const normal = await g.s.backend.knn(await g.s.projection.apply(e.descriptor), { k });
+  const hits = e.mirrored ? mergeBest(normal, await g.s.backend.knn(await g.s.projection.apply(e.mirrored), { k })).slice(0, k) : normal;
   const recs = await g.s.backend.getMany(hits.map((h) => h.id));
   const list = hits.map((h) => ({ hit: h, rec: recs.get(h.id)! })).filter((x) => x.rec);
   const ev = gatherEvidence({ descriptor: e.descriptor, mirroredDescriptor: e.mirrored ?? null, phash: e.phash, local: i?.local ?? null, ocrText: i?.ocrText ?? '', words: '', supplierId: null }, list.map((x) => x.rec));

@@ -52,8 +52,8 @@ for (const [name, items] of [['catalogue only', catalogue], ['catalogue + train'
     // text channel: the gallery's best by text alone (gallery-wide IDF), with their look score
     const qv = idf.weigh(ngrams(i?.ocrText ?? ''));
     const tOf = new Map(qv.size ? vecs.map((v, j) => [items[j].id, cosine(qv, v)] as [string, number]) : []);
-    const qa = g.s.projection.apply(e.descriptor);
-    const qm = e.mirrored ? g.s.projection.apply(e.mirrored) : null;
+    const qa = await g.s.projection.apply(e.descriptor);
+    const qm = e.mirrored ? await g.s.projection.apply(e.mirrored) : null;
     const look = (id: string) => {
       const r = recsAll.get(id)!;
       let best = -Infinity;

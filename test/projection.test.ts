@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { projectMany } from '../src/vision/projection-runner.ts';
 import { deserializeProjection, fitWhitening, project, randomProjection, serializeProjection, symmetricEigen } from '../src/vision/projection.ts';
 
 function rng(seed: number) {
@@ -57,5 +58,22 @@ describe('whitening', () => {
       return s / Math.sqrt(nx * ny);
     };
     expect(Math.abs(cos(project(p, a), project(p, b)) - cos(a, b))).toBeLessThan(0.08);
+  });
+
+  it('projectMany (one onnxruntime Gemm) equals project for whitening and random projections', async () => {
+    const r = rng(21);
+    const descs = Array.from({ length: 40 }, () => Float32Array.from({ length: 96 }, () => r() + 0.3));
+    for (const p of [fitWhitening(descs.slice(0, 30), 16, 0.1), randomProjection(96, 32, 5)]) {
+      const fast = await projectMany(p, descs);
+      expect(fast).toHaveLength(descs.length);
+      let worst = 0;
+      descs.forEach((d, i) => {
+        const want = project(p, d);
+        expect(fast[i]).toHaveLength(want.length);
+        for (let j = 0; j < want.length; j++) worst = Math.max(worst, Math.abs(fast[i][j] - want[j]));
+      });
+      expect(worst).toBeLessThan(1e-5);
+    }
+    expect(await projectMany(randomProjection(96, 32, 5), [])).toEqual([]);
   });
 });

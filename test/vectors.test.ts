@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VectorIndex } from '../src/index/embedded/vectors.ts';
+import { dotScores } from '../src/index/components/dot-scorer.ts';
+import { dot } from '../src/vision/pooling.ts';
 import { near, prng, unitVector } from './contract/synthetic.ts';
 
 const DIMS = 64;
@@ -75,5 +77,61 @@ describe('VectorIndex', () => {
     const hits = fresh.search(q, 5, null).map((h) => h.id);
     expect(hits[0]).toBe('p999');
     expect(hits).not.toContain('p7');
+  });
+
+  it('batched exact search (one Gemm) gives the single searches\' hits, order, scores and best image', async () => {
+    const rnd = prng(9);
+    const idx = new VectorIndex({ dims: DIMS, exactBelow: 10_000 });
+    const vecs: Array<[string, number, Float32Array]> = [];
+    for (let i = 0; i < 400; i++) {
+      // products with one to three images, so the best image per product matters
+      for (let m = 0; m <= i % 3; m++) {
+        const v = unitVector(rnd, DIMS);
+        vecs.push([`p${i}`, m, v]);
+        idx.add(vecs.length, `p${i}`, m, v);
+      }
+    }
+    // deletes move the last rows into the holes: the batched path must read the moved rows right
+    for (const id of ['p0', 'p17', 'p399', 'p200']) idx.removeProduct(id);
+    const qs = Array.from({ length: 12 }, (_, i) => (i % 2 ? unitVector(rnd, DIMS) : near(rnd, vecs[(i * 37) % vecs.length][2], 0.4)));
+    const allowed = new Set(Array.from({ length: 400 }, (_, i) => `p${i}`).filter((_, i) => i % 3 === 1));
+    for (const filter of [null, allowed]) {
+      const many = await idx.searchMany(qs, 10, filter);
+      expect(many).toHaveLength(qs.length);
+      many.forEach((hits, i) => {
+        expect(hits).toEqual(idx.search(qs[i], 10, filter));
+        expect(hits.every((h) => !['p0', 'p17', 'p399', 'p200'].includes(h.id))).toBe(true);
+      });
+    }
+    // the stored rows are the vectors given (after the swap-removes)
+    const [, , v5] = vecs[5];
+    expect(idx.vectorOf(6)).toEqual(v5);
+    expect(idx.vectorOf(1)).toBeNull(); // p0's only image
+  });
+
+  it('a write while a batched search is scored does not mix old and new rows', async () => {
+    const { idx, vecs } = build(300, 10_000);
+    const q = vecs.get('p42')!;
+    const pending = idx.searchMany([q], 3, null);
+    idx.removeProduct('p42'); // lands before the Gemm's answer is read
+    const [hits] = await pending;
+    expect(hits).toEqual(idx.search(q, 3, null));
+    expect(hits.some((h) => h.id === 'p42')).toBe(false);
+  });
+
+  it('dotScores equals dot for every query and row, to float32 precision', async () => {
+    const rnd = prng(12);
+    const rows = Array.from({ length: 257 }, () => unitVector(rnd, DIMS));
+    const qs = Array.from({ length: 5 }, () => unitVector(rnd, DIMS));
+    const m = new Float32Array(300 * DIMS); // spare capacity: only the first 257 rows are scored
+    rows.forEach((r, i) => m.set(r, i * DIMS));
+    const flat = new Float32Array(qs.length * DIMS);
+    qs.forEach((q, i) => flat.set(q, i * DIMS));
+    const s = await dotScores(flat, qs.length, m, rows.length, DIMS);
+    expect(s).toHaveLength(qs.length * rows.length);
+    let worst = 0;
+    qs.forEach((q, b) => rows.forEach((r, i) => (worst = Math.max(worst, Math.abs(s[b * rows.length + i] - dot(q, r))))));
+    expect(worst).toBeLessThan(1e-5);
+    await expect(dotScores(flat, 4, m, 10, DIMS)).rejects.toThrow(/query values/);
   });
 });

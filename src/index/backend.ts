@@ -85,6 +85,8 @@ export interface Backend {
   groupSizes(groupIds: string[]): Promise<Map<string, number>>;
   /** kNN over image vectors with the filters applied inside the search; one hit per product (best image). */
   knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]>;
+  /** `knn` for several vectors with the same options, answers in order (one pass over the index where it can). */
+  knnMany(vectors: Float32Array[], opts: SearchOptions): Promise<Hit[][]>;
   /**
    * kNN over the products' text vectors with the same filters inside the search; products without a text
    * vector are never hits. Scores are the exact dot product (cosine) on both backends.

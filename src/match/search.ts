@@ -99,11 +99,12 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
 
   let qvec: QueryVector | null = null;
   // the photo mirrored: resellers flip pictures, and the embedding is not mirror-invariant
-  const qmirror: QueryVector | null = e?.mirrored ? { vector: s.projection.apply(e.mirrored), descriptor: e.mirrored } : null;
+  const [qv, qm] = e ? await s.projection.applyMany(e.mirrored ? [e.descriptor, e.mirrored] : [e.descriptor]) : [];
+  const qmirror: QueryVector | null = e?.mirrored && qm ? { vector: qm, descriptor: e.mirrored } : null;
   let qimage: SearchAnswer['query']['image'];
   let qhash: string | null = null;
   if (e) {
-    qvec = { vector: s.projection.apply(e.descriptor), descriptor: e.descriptor };
+    qvec = { vector: qv, descriptor: e.descriptor };
     qhash = e.phash;
     qimage = { width: e.width, height: e.height, format: e.format, phash: e.phash, ...(input.region ? { region: input.region } : {}) };
   }

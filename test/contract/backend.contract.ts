@@ -155,6 +155,28 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
       expect(seen['knn:priceRange'].some((id) => model.get(id)!.product.price!.amount === 100)).toBe(true);
     });
 
+    it('kNN of many vectors at once answers each as brute force would, in order, with and without filters', async () => {
+      const withImages = corpus.records.filter((r) => r.images.length);
+      const r2 = prng(31);
+      const queries = Array.from({ length: 9 }, (_, q) => {
+        const base = withImages[Math.floor(r2() * withImages.length)];
+        return q % 3 ? near(r2, base.images[0].vector, 0.5) : unitVector(r2);
+      });
+      expect(await b.knnMany([], { k: 5 })).toEqual([]);
+      for (const filters of [undefined, FILTER_CASES.combined2, FILTER_CASES.nothing]) {
+        const got = await b.knnMany(queries, { k: 7, filters });
+        expect(got).toHaveLength(queries.length);
+        got.forEach((hits, i) => {
+          const want = bruteKnn(model.values(), queries[i], 7, filters);
+          expect(ids(hits)).toEqual(ids(want));
+          hits.forEach((h, j) => {
+            expect(h.score).toBeCloseTo(want[j].score, 5);
+            if (h.imageIdx !== undefined) expect(h.imageIdx).toBe(want[j].imageIdx);
+          });
+        });
+      }
+    });
+
     it('text-vector kNN equals brute force (ids, order, scores); records without a text vector never hit', async () => {
       const withText = corpus.records.filter((r) => r.textVector);
       const without = corpus.records.filter((r) => !r.textVector).map((r) => r.product.id);

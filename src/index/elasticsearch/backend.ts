@@ -358,12 +358,33 @@ export class ElasticsearchBackend implements Backend {
   }
 
   async knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {
+    const q = this.knnRequest(vector, opts);
+    const r = await this.call('knn search', () => this.es.search<Source>({ index: this.names.alias, ...q.body }));
+    return this.knnHits(vector, r.hits.hits, q.want, q.exact);
+  }
+
+  /** Several kNN searches in one round trip (_msearch); one failed search fails the call, as `knn` would. */
+  async knnMany(vectors: Float32Array[], opts: SearchOptions): Promise<Hit[][]> {
+    if (!vectors.length) return [];
+    const qs = vectors.map((v) => this.knnRequest(v, opts));
+    const r = await this.call('knn search', () =>
+      this.es.msearch<Source>({ searches: qs.flatMap((q) => [{ index: this.names.alias }, q.body as estypes.MsearchMultisearchBody]) }),
+    );
+    return r.responses.map((res, i) => {
+      if ('error' in res) throw toAppError(new Error(`${res.error.type}: ${res.error.reason ?? ''}`), 'knn search');
+      return this.knnHits(vectors[i], res.hits.hits, qs[i].want, qs[i].exact);
+    });
+  }
+
+  private knnRequest(vector: Float32Array, opts: SearchOptions) {
     const exact = this.opts.exactRescore ?? true;
     const want = Math.min(ES_MAX_K, Math.max(1, opts.k));
     const kEs = exact ? Math.min(ES_MAX_K, Math.max(want + 10, Math.ceil(want * (this.opts.oversample ?? 1.5)))) : want;
-    const body = knnBody(vector, kEs, this.numCandidates(kEs), opts.filters, exact);
-    const r = await this.call('knn search', () => this.es.search<Source>({ index: this.names.alias, ...body }));
-    const hits: Hit[] = r.hits.hits.map((h) => {
+    return { exact, want, body: knnBody(vector, kEs, this.numCandidates(kEs), opts.filters, exact) };
+  }
+
+  private knnHits(vector: Float32Array, found: Array<estypes.SearchHit<Source>>, want: number, exact: boolean): Hit[] {
+    const hits: Hit[] = found.map((h) => {
       const imgs = h._source?.images;
       if (exact && imgs?.length) {
         // the product's best image by the exact dot product, as the embedded backend computes it

@@ -270,20 +270,24 @@ class EmbeddedStore {
   }
 
   async knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {
-    return this.searchVectors(this.vectors, vector, opts);
+    return (await this.searchVectors(this.vectors, [vector], opts))[0];
+  }
+
+  async knnMany(vectors: Float32Array[], opts: SearchOptions): Promise<Hit[][]> {
+    return this.searchVectors(this.vectors, vectors, opts);
   }
 
   async knnText(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {
-    return this.searchVectors(this.textVectors, vector, opts).map(({ id, score }) => ({ id, score }));
+    return (await this.searchVectors(this.textVectors, [vector], opts))[0].map(({ id, score }) => ({ id, score }));
   }
 
-  private searchVectors(index: VectorIndex, vector: Float32Array, opts: SearchOptions): Hit[] {
-    if (!hasFilters(opts.filters)) return index.search(vector, opts.k, null);
+  private async searchVectors(index: VectorIndex, vectors: Float32Array[], opts: SearchOptions): Promise<Hit[][]> {
+    if (!hasFilters(opts.filters)) return index.searchMany(vectors, opts.k, null);
     // one pass over the attributes decides the qualifying set; the vector search then only asks the set
     const allowed = new Set<string>();
     for (const [id, a] of this.attrs) if (matches(a, opts.filters)) allowed.add(id);
-    if (allowed.size === 0) return [];
-    return index.search(vector, opts.k, allowed);
+    if (allowed.size === 0) return vectors.map(() => []);
+    return index.searchMany(vectors, opts.k, allowed);
   }
 
   async text(tokens: string[], opts: SearchOptions): Promise<Hit[]> {
@@ -463,6 +467,9 @@ export class EmbeddedBackend implements Backend {
   }
   knn(vector: Float32Array, opts: SearchOptions) {
     return this.cur.knn(vector, opts);
+  }
+  knnMany(vectors: Float32Array[], opts: SearchOptions) {
+    return this.cur.knnMany(vectors, opts);
   }
   knnText(vector: Float32Array, opts: SearchOptions) {
     return this.cur.knnText(vector, opts);

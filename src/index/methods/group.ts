@@ -10,29 +10,28 @@ import { dot } from '../../vision/pooling.ts';
 
 /** Indexed listings checked per new listing (the nearest by image). */
 const GROUP_CANDIDATES = 10;
-/** neighbour lookups in flight at once */
-const NEIGHBOUR_LOOKUPS = 8;
+/** listings whose neighbours are looked up in one kNN call (one Gemm on the embedded backend, one _msearch on Elasticsearch) */
+const NEIGHBOUR_BATCH = 64;
 
 export async function assignGroups(s: Pick<Services, 'backend' | 'evidence'>, recs: IndexRecord[]): Promise<void> {
   if (!s.evidence) return;
-  // the indexed neighbours of every listing first, a few requests at a time (they do not depend on each
-  // other: nothing is written until the batch is grouped), so that a bulk of 64 on Elasticsearch is not
-  // 128 round trips one after the other
-  const neighbours: Array<Map<string, IndexRecord> | null> = [];
-  const lookup = async (r: IndexRecord) => {
-    const hits = await s.backend.knn(r.images[0].vector, { k: GROUP_CANDIDATES + 1 });
-    return s.backend.getMany(hits.map((h) => h.id).filter((id) => id !== r.product.id));
-  };
-  for (let i = 0; i < recs.length; i += NEIGHBOUR_LOOKUPS) {
-    const slice = recs.slice(i, i + NEIGHBOUR_LOOKUPS);
-    neighbours.push(...(await Promise.all(slice.map((r) => (r.images[0] ? lookup(r) : null)))));
+  // the indexed neighbours of every listing first, a batch at a time (they do not depend on each other:
+  // nothing is written until the batch is grouped): one pass over the index instead of one per listing
+  const withImage = recs.filter((r) => r.images[0]);
+  const neighbours = new Map<IndexRecord, Map<string, IndexRecord>>();
+  for (let i = 0; i < withImage.length; i += NEIGHBOUR_BATCH) {
+    const slice = withImage.slice(i, i + NEIGHBOUR_BATCH);
+    const hits = await s.backend.knnMany(slice.map((r) => r.images[0].vector), { k: GROUP_CANDIDATES + 1 });
+    const ids = hits.map((h, j) => h.map((x) => x.id).filter((id) => id !== slice[j].product.id));
+    const docs = await s.backend.getMany([...new Set(ids.flat())]);
+    slice.forEach((r, j) => neighbours.set(r, new Map(ids[j].flatMap((id) => (docs.has(id) ? [[id, docs.get(id)!] as const] : [])))));
   }
   const done: IndexRecord[] = [];
-  for (const [ri, r] of recs.entries()) {
+  for (const r of recs) {
     const im = r.images[0];
     let group = r.product.id;
     if (im) {
-      const found = neighbours[ri]!;
+      const found = neighbours.get(r)!;
       // listings of the same batch are not in the index yet: the nearest of the indexed ones and of the
       // batch together are checked, so a listing meets the same candidates whatever the batch size
       const near = (d: IndexRecord) => Math.max(...d.images.map((x) => dot(x.descriptor, im.descriptor)));

@@ -85,10 +85,11 @@ export async function embedRecord(
   opts: IngestOptions & { extras?: Promise<RecordExtras | undefined> } = {},
 ): Promise<IndexRecord> {
   const [embedded, extras] = await Promise.all([Promise.all(bytes.map((b) => s.embedder.embed(b))), opts.extras ?? readExtras(bytes, s, opts)]);
+  const vectors = await s.projection.applyMany(embedded.map((e) => e.descriptor));
   const images: IndexedImage[] = embedded.map((e, idx) => ({
     idx,
     descriptor: e.descriptor,
-    vector: s.projection.apply(e.descriptor),
+    vector: vectors[idx],
     phash: e.phash,
   }));
   const text = productText(input);

@@ -2,12 +2,16 @@
 // learns PCA-whitening from the indexed catalogue and re-projects every stored vector from its raw
 // descriptor (no re-embedding).
 import type { Backend, IndexRecord } from '../backend.ts';
-import { deserializeProjection, fitWhitening, INDEX_DIMS, project, randomProjection, serializeProjection, type Projection } from '../../vision/projection.ts';
+import { deserializeProjection, fitWhitening, INDEX_DIMS, randomProjection, serializeProjection, type Projection } from '../../vision/projection.ts';
+import { projectMany } from '../../vision/projection-runner.ts';
 
 const KEY = 'projection';
 
-function reprojected(r: IndexRecord, p: Projection): IndexRecord {
-  return { ...r, images: r.images.map((im) => ({ ...im, vector: project(p, im.descriptor) })), projectionVersion: p.version };
+/** The records with every image's vector made afresh from its raw descriptor under `p` (one Gemm for all). */
+async function reprojected(rs: IndexRecord[], p: Projection): Promise<IndexRecord[]> {
+  const vectors = await projectMany(p, rs.flatMap((r) => r.images.map((im) => im.descriptor)));
+  let i = 0;
+  return rs.map((r) => ({ ...r, images: r.images.map((im) => ({ ...im, vector: vectors[i++] })), projectionVersion: p.version }));
 }
 
 export class ProjectionState {
@@ -22,8 +26,12 @@ export class ProjectionState {
     return new ProjectionState(randomProjection(inDims, INDEX_DIMS));
   }
 
-  apply(descriptor: Float32Array): Float32Array {
-    return project(this.current, descriptor);
+  async apply(descriptor: Float32Array): Promise<Float32Array> {
+    return (await projectMany(this.current, [descriptor]))[0];
+  }
+
+  applyMany(descriptors: Float32Array[]): Promise<Float32Array[]> {
+    return projectMany(this.current, descriptors);
   }
 
   /**
@@ -48,7 +56,7 @@ export class ProjectionState {
       // a new index with the new vectors replaces the live one atomically: no search sees a mix
       await backend.rebuild(async (write, ctx) => {
         await ctx.setMeta(KEY, serializeProjection(p));
-        for await (const batch of backend.scan(256)) await write(batch.map((r) => reprojected(r, p)));
+        for await (const batch of backend.scan(256)) await write(await reprojected(batch, p));
       });
       this.current = p;
     } else {
@@ -66,7 +74,7 @@ export class ProjectionState {
     for await (const batch of backend.scan(256)) {
       const stale: IndexRecord[] = batch.filter((r) => r.projectionVersion !== this.current.version);
       if (!stale.length) continue;
-      await backend.upsert(stale.map((r) => reprojected(r, this.current)));
+      await backend.upsert(await reprojected(stale, this.current));
       n += stale.length;
     }
     return n;
