@@ -173,6 +173,12 @@ if (on('ocr')) {
   log(`  wall time ${((Date.now() - t0) / 1000).toFixed(0)} s, load average now ${os.loadavg()[0].toFixed(2)}`);
 }
 
+if (on('gemm')) {
+  log('\n## 9. exact kNN and projection: JavaScript against onnxruntime Gemms (one thread)');
+  const { benchGemm } = await import('./gemm.ts');
+  await benchGemm(log);
+}
+
 if (want.has('jobs')) {
   // not in the default set (it takes ~15 min at 10,000 listings): `npm run bench -- jobs`, BENCH_JOBS_N=2000 for a quick one
   log(`\n## 8. batch index job: ${Number(process.env.BENCH_JOBS_N ?? 10_000).toLocaleString('en')} listings, end to end`);

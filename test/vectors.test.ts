@@ -109,6 +109,23 @@ describe('VectorIndex', () => {
     expect(idx.vectorOf(1)).toBeNull(); // p0's only image
   });
 
+  it('above the HNSW threshold, batched search scores a selective filter\'s rows exactly and walks the graph otherwise', async () => {
+    const { idx, vecs, rnd } = build(600, 100);
+    expect(idx.approximate).toBe(true);
+    idx.removeProduct('p3'); // a hole, so that gathered rows are not simply the first ones
+    vecs.delete('p3');
+    const narrow = new Set([...vecs.keys()].filter((_, i) => i % 10 === 3)); // 60 products: exact
+    const wide = new Set([...vecs.keys()].filter((_, i) => i % 2 === 0)); // 300: the graph with a filter
+    const qs = Array.from({ length: 6 }, () => unitVector(rnd, DIMS));
+    const exact = await idx.searchMany(qs, 10, narrow);
+    exact.forEach((hits, i) => {
+      expect(hits.map((h) => h.id)).toEqual(brute(vecs, qs[i], 10, narrow));
+      expect(hits).toEqual(idx.search(qs[i], 10, narrow));
+    });
+    const graph = await idx.searchMany(qs, 10, wide);
+    graph.forEach((hits, i) => expect(hits).toEqual(idx.search(qs[i], 10, wide)));
+  });
+
   it('a write while a batched search is scored does not mix old and new rows', async () => {
     const { idx, vecs } = build(300, 10_000);
     const q = vecs.get('p42')!;

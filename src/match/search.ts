@@ -120,9 +120,9 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
 
   const t1 = performance.now();
   const lists: Record<string, Hit[]> = {};
-  const [vhits, mhits, thits, shits] = await Promise.all([
-    qvec ? s.backend.knn(qvec.vector, { k: K, filters: input.filters }) : Promise.resolve(null),
-    qmirror ? s.backend.knn(qmirror.vector, { k: K, filters: input.filters }) : Promise.resolve(null),
+  const [[vhits, mhits], thits, shits] = await Promise.all([
+    // the photo and its mirror in one call: one pass over the index (embedded), one round trip (Elasticsearch)
+    qvec ? s.backend.knnMany(qmirror ? [qvec.vector, qmirror.vector] : [qvec.vector], { k: K, filters: input.filters }) : Promise.resolve([null, null]),
     tokens.length ? s.backend.text(tokens, { k: K, filters: input.filters }) : Promise.resolve(null),
     semanticText
       ? (async () => {
