@@ -240,8 +240,8 @@ describe('colour inside the aligned region', () => {
 });
 
 describe('the features the evidence model was fitted with', () => {
-  // opencv.js 4.5.2 (the features behind models/evidence.json) and 5.0 agree to the bit; a library, sharp
-  // or working-scale change that moves a single keypoint shows here, before it silently shifts the evidence
+  // opencv.js 4.5.2 gives the features behind models/evidence.json; a library, sharp or working-scale
+  // change that moves a single keypoint shows here, before it silently shifts the evidence
   it('are bit-for-bit those of opencv.js 4.5.2 on three catalogue images, as they are and mirrored', async () => {
     const h = createHash('sha256');
     for (const name of ['Bravo-Apple-Juice', 'Oatly-Oat-Milk', 'Avocado']) {

@@ -10,9 +10,7 @@ export const XY_SCALE = 16;
 let loading = null;
 
 /**
- * Lazy, once-only loader for @techstark/opencv-js (OpenCV 5.0 compiled to WASM; 4.5 also loads). 5.0 gives
- * bit-identical ORB keypoints and descriptors to the 4.5.2 the evidence model was fitted with (550 Grocery
- * readings, as they are and mirrored, compared 2026-12-03) and extracts 17 % faster (12.6 against 15.1 ms).
+ * Lazy, once-only loader for @techstark/opencv-js (OpenCV 4.5 compiled to WASM, no SIMD or threads).
  * Loading costs ~0.35 s and ~100 MB of address space, so nothing loads it until an extraction is asked for.
  */
 export function loadOpenCv() {
@@ -21,34 +19,24 @@ export function loadOpenCv() {
       try {
         // The Emscripten glue installs process-wide 'uncaughtException' (rethrows, printing the 7 MB
         // bundle as the source line) and 'unhandledRejection' (aborts the WASM runtime) handlers. Neither
-        // belongs in a server: remove whatever it added and keep the process's own error handling. (5.0
-        // adds none, 4.5 adds both while it is required.)
+        // belongs in a server: remove whatever it added and keep the process's own error handling.
         const before = {
           uncaughtException: new Set(process.listeners('uncaughtException')),
           unhandledRejection: new Set(process.listeners('unhandledRejection')),
         };
-        const dropAdded = () => {
-          for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.has(l)) process.removeListener('uncaughtException', l);
-          for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.has(l)) process.removeListener('unhandledRejection', l);
-        };
         // A UMD bundle: require() it rather than import, so that Node does not wrap it as ESM.
-        const mod = createRequire(import.meta.url)('@techstark/opencv-js');
-        dropAdded();
+        const cv = createRequire(import.meta.url)('@techstark/opencv-js');
+        for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.has(l)) process.removeListener('uncaughtException', l);
+        for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.has(l)) process.removeListener('unhandledRejection', l);
         // The Emscripten module has a `then` that hands back the module itself, so resolving a promise
-        // with it (or awaiting it) loops forever. Wait for the runtime, then drop `then` so the ready
-        // module can travel through promises like any object.
-        const ready = (cv) => {
+        // with it (or awaiting it) loops forever. Wait for the runtime callback, then drop `then` so the
+        // ready module can travel through promises like any object.
+        const ready = () => {
           delete cv.then;
           resolve(cv);
         };
-        if (mod instanceof Promise) {
-          // opencv.js 5 exports a promise of the initialised module
-          mod.then(ready, (e) => {
-            loading = null;
-            reject(e);
-          });
-        } else if (mod.Mat && mod.ORB) ready(mod);
-        else mod.onRuntimeInitialized = () => ready(mod);
+        if (cv.Mat && cv.ORB) ready();
+        else cv.onRuntimeInitialized = ready;
       } catch (e) {
         loading = null;
         reject(e);
