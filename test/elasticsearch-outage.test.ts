@@ -98,12 +98,21 @@ describe.skipIf(!!skipReason)(`Elasticsearch outage and recovery${skipReason ? `
     expect((await post({ imageBase64: photo.toString('base64') })).status).toBe(200);
     const q = unitVector(prng(1));
     expect((await backend.knn(q, { k: 5 })).length).toBe(5);
+    // a search failing inside an _msearch (HTTP 200 overall) is classified as the same failure alone
+    const missing = new ElasticsearchBackend({ url, index: `missing_${Date.now().toString(36)}`, dims: INDEX_DIMS });
+    for (const call of [() => missing.knn(q, { k: 5 }), () => missing.knnMany([q, q], { k: 5 })]) {
+      const e = await call().then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(AppError);
+      expect((e as AppError).code).toBe('backend_unavailable');
+    }
+    await missing.close();
 
     // down
     const stopped = await es('stop');
     expect(stopped.code, stopped.out).toBe(0);
     const times: Record<string, number> = {};
     times.knn = await failsFast('knn', () => backend.knn(q, { k: 5 }));
+    times.knnMany = await failsFast('knnMany', () => backend.knnMany([q, q], { k: 5 }));
     times.text = await failsFast('text', () => backend.text(['mug'], { k: 5 }));
     times.get = await failsFast('get', () => backend.get('p-001'));
     times.getMany = await failsFast('getMany', () => backend.getMany(['p-001', 'p-002']));

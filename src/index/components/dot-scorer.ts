@@ -3,38 +3,27 @@
 // order of magnitude faster and, given a batch, reads the matrix once for all of it. `npm run bench --
 // gemm`, 10,000 × 512 floats on this 2-core machine: 10.7 ms per query in JavaScript, 1.05 ms alone and
 // 0.23 ms per query in a batch of 64 (index-time grouping looks up a whole write batch at once).
-import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
+import { gemmTransB } from '../../util/gemm-model.ts';
 import { sessionOptions } from '../../util/ort.ts';
-
-const { onnx } = onnxProto;
-
-/** A graph of one Gemm with transB, every dimension symbolic: one session serves every index and size. */
-function gemmModel(): Uint8Array {
-  const F = onnx.TensorProto.DataType.FLOAT;
-  const t = (name: string, dims: string[]) => ({
-    name,
-    type: { tensorType: { elemType: F, shape: { dim: dims.map((d) => ({ dimParam: d })) } } },
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: 7,
-    opsetImport: [{ domain: '', version: 13 }],
-    producerName: 'sourcing-search/dot-scorer',
-    graph: {
-      name: 'dots',
-      node: [{ opType: 'Gemm', input: ['Q', 'M'], output: ['S'], attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] }],
-      input: [t('Q', ['B', 'D']), t('M', ['N', 'D'])],
-      output: [t('S', ['B', 'N'])],
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
-}
 
 let session: Promise<ort.InferenceSession> | null = null;
 
 function open(): Promise<ort.InferenceSession> {
   // one intra-op thread: the scores are wanted on the calling thread, beside the models' own threads
-  session ??= ort.InferenceSession.create(gemmModel(), sessionOptions(1)).catch((e) => {
+  session ??= ort.InferenceSession.create(
+    // every dimension symbolic: one session serves every index and size
+    gemmTransB({
+      producer: 'sourcing-search/dot-scorer',
+      inputs: [
+        { name: 'Q', dims: ['B', 'D'] },
+        { name: 'M', dims: ['N', 'D'] },
+      ],
+      operands: ['Q', 'M'],
+      output: { name: 'S', dims: ['B', 'N'] },
+    }),
+    sessionOptions(1),
+  ).catch((e) => {
     session = null;
     throw e;
   });

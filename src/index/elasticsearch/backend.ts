@@ -21,7 +21,7 @@ import {
   type UpsertResult,
   type WriteRecords,
 } from '../backend.ts';
-import { backoffMs, esErrorType, isTransient, makeClient, sleep, toAppError, type EsConnectionOptions } from './client.ts';
+import { backoffMs, esErrorType, isTransient, itemError, makeClient, sleep, toAppError, type EsConnectionOptions } from './client.ts';
 import { fromB64, fromSource, metaMapping, productMapping, textVectorProperties, toDoc, type EsDoc } from './mapping.ts';
 import { cosineFromScore, defaultNumCandidates, ES_MAX_K, knnBody, knnTextBody, textBody } from './queries.ts';
 import { dot } from '../../vision/pooling.ts';
@@ -371,13 +371,8 @@ export class ElasticsearchBackend implements Backend {
       this.es.msearch<Source>({ searches: qs.flatMap((q) => [{ index: this.names.alias }, q.body as estypes.MsearchMultisearchBody]) }),
     );
     return r.responses.map((res, i) => {
-      if ('error' in res) {
-        // one search's failure inside a 200 _msearch: classified as the same failure of a lone search would be
-        const status = (res as { status?: number }).status ?? 0;
-        if (res.error.type === 'index_not_found_exception') throw new AppError('backend_unavailable', 'Elasticsearch index is missing (knn search); was the backend initialised?');
-        if (status === 429 || status >= 502) throw new AppError('backend_unavailable', `Elasticsearch is not answering (knn search: HTTP ${status})`);
-        throw new AppError('internal', `Elasticsearch knn search failed: ${res.error.type} (HTTP ${status}): ${res.error.reason ?? ''}`);
-      }
+      // one search's failure inside a 200 _msearch: classified as the same failure of a lone search
+      if ('error' in res) throw toAppError(itemError(res), 'knn search');
       return this.knnHits(vectors[i], res.hits.hits, qs[i].want, qs[i].exact);
     });
   }

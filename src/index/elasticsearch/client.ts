@@ -53,6 +53,12 @@ export function esErrorType(e: unknown): string | undefined {
   return body?.error?.type;
 }
 
+/** The failure of one search inside an _msearch (HTTP 200 overall) as the error a lone search would have thrown. */
+export function itemError(item: { status?: number; error: unknown }): errors.ResponseError {
+  const status = item.status ?? 500;
+  return new errors.ResponseError({ body: { error: item.error, status }, statusCode: status, headers: {}, warnings: null, meta: {} as never });
+}
+
 /** Connection-level failures and overload: worth a retry, and mean "unavailable" when retries run out. */
 export function isTransient(e: unknown): boolean {
   if (

@@ -62,7 +62,7 @@ export class VectorIndex {
   /** A copy of the stored vector of an entry. */
   vectorOf(label: number): Float32Array | null {
     const e = this.entries.get(label);
-    return e ? this.rows.slice(e.at * this.opts.dims, (e.at + 1) * this.opts.dims) : null;
+    return e ? this.row(e).slice() : null;
   }
 
   add(label: number, productId: string, imageIdx: number, vector: Float32Array): void {
@@ -116,9 +116,10 @@ export class VectorIndex {
     this.version++;
   }
 
-  private row(e: Entry): number[] {
+  /** The entry's row in the matrix (a view: valid until the next write). */
+  private row(e: Entry): Float32Array {
     const d = this.opts.dims;
-    return Array.from(this.rows.subarray(e.at * d, (e.at + 1) * d));
+    return this.rows.subarray(e.at * d, (e.at + 1) * d);
   }
 
   private hnswAdd(label: number, v: Float32Array) {
@@ -136,7 +137,7 @@ export class VectorIndex {
     h.initIndex(this.capacity, this.opts.M ?? 16, this.opts.efConstruction ?? 100, 100);
     h.setEf(this.opts.efSearch ?? 128);
     this.hnsw = h;
-    for (const e of this.dense) h.addPoint(this.row(e), e.label);
+    for (const e of this.dense) h.addPoint(Array.from(this.row(e)), e.label);
   }
 
   /** Load a saved HNSW graph, then reconcile it with the durable entries (the store is the truth). */
@@ -150,7 +151,7 @@ export class VectorIndex {
       this.hnsw = h;
       const inGraph = new Set(h.getIdsList());
       for (const label of inGraph) if (!this.entries.has(label)) h.markDelete(label);
-      for (const e of this.dense) if (!inGraph.has(e.label)) this.hnswAdd(e.label, this.rows.subarray(e.at * this.opts.dims, (e.at + 1) * this.opts.dims));
+      for (const e of this.dense) if (!inGraph.has(e.label)) this.hnswAdd(e.label, this.row(e));
       return true;
     } catch {
       this.hnsw = null;
@@ -201,7 +202,7 @@ export class VectorIndex {
       // one Gemm; a JavaScript scan over the matrix rows costs 11.6 ms per query at 10,000 (bench -- gemm)
       ents = this.entriesOf(allowed);
       matrix = new Float32Array(ents.length * d);
-      ents.forEach((e, i) => matrix.set(this.rows.subarray(e.at * d, (e.at + 1) * d), i * d));
+      ents.forEach((e, i) => matrix.set(this.row(e), i * d));
     }
     const n = ents.length;
     if (n === 0) return qs.map(() => []);
