@@ -44,7 +44,7 @@ export type EvItem = Omit<Item, 'kind'> & { kind: 'catalogue' | 'photo' | 'copy'
 type Query = { sample: GrocerySample; packaged: boolean; alteration?: string; originalId?: string };
 
 /** Reseller copies of every catalogue image, one per alteration, written once under .cache/bench. */
-async function makeCopies(classes: GroceryClass[], seed: number, log: (s: string) => void): Promise<EvItem[]> {
+export async function makeCopies(classes: GroceryClass[], seed: number, log: (s: string) => void): Promise<EvItem[]> {
   const dir = path.join(repoRoot, '.cache', 'bench', 'reseller', `s${seed}`);
   fs.mkdirSync(dir, { recursive: true });
   const out: EvItem[] = [];

@@ -36,7 +36,7 @@ export interface Config {
   searchRequiresKey: boolean;
   image: { maxBytes: number; maxPixels: number; resize: ResizeMode };
   vision: { threads: number; inflight: number; maxBatch: number; decodeConcurrency: number; worker: boolean };
-  search: { candidates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number; mirrorQuery: boolean; ocrWeight: number };
+  search: { candidates: number; groupMates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number; mirrorQuery: boolean; ocrWeight: number };
   whitening: { shrink: number; maxSamples: number };
   /** same-source evidence: local features and OCR, read at index and query time */
   evidence: { local: boolean; localWorkers: number; indexMirror: boolean; ocr: boolean; ocrScales: number[]; ocrIndexScales: number[]; ocrThreads: number };
@@ -76,6 +76,9 @@ export function loadConfig(env: Env = process.env): Config {
     },
     search: {
       candidates: int(env, 'SEARCH_CANDIDATES', 50),
+      // listings of the groups judged the same that the vector search missed, fetched in source order: a
+      // factory photo altered past recognition is still reached through its other resellers' copies
+      groupMates: int(env, 'SEARCH_GROUP_MATES', 10),
       // raw GeM cosine cut-offs chosen by `npm run bench -- quality` on the Grocery val split
       sameSourceThreshold: Number(env.SAME_SOURCE_THRESHOLD ?? 0.66),
       substituteFloor: Number(env.SUBSTITUTE_FLOOR ?? 0.49),

@@ -119,6 +119,39 @@ function sourcingSuite(name: string, backendFor: () => Promise<Backend | undefin
       const prices = a.substitutes.map((x) => x.listing.price!.amount);
       expect(prices).toEqual([...prices].sort((p, q) => p - q));
     }, 120_000);
+
+    // last: it adds listings to the shared catalogue (and removes them again)
+    it('reaches the factory listing through its group when the vector search does not return it', async () => {
+      const s = env.services;
+      const orig = `fac-${cls.get(ORIGINAL)!.id}`;
+      // three more resellers re-use one reseller's photo: with 3 candidates they fill the vector search
+      const photo = await makeCopy(bytes(ORIGINAL), 'watermark', 101);
+      const extra = [0, 1, 2].map((i) => `res-re-${i}`);
+      for (const [i, id] of extra.entries()) {
+        const [r] = await writeRecords(s, [await buildRecord(id, listing(cls.get(ORIGINAL)!, photo, { factory: false, supplier: `reseller-re${i}`, price: 7 + i, listedAt: `2024-02-0${1 + i}T00:00:00Z` }), s)]);
+        expect(r.ok).toBe(true);
+        expect((await s.backend.get(id))?.extras?.sourceGroupId).toBe(orig);
+      }
+      try {
+        const ask = (groupMates: number) =>
+          search({ ...s, config: { ...s.config, search: { ...s.config.search, candidates: 1, groupMates } } }, { image: photo, limit: 1, currency: 'CNY', cheaperOnly: false, sort: 'similarity' });
+        // without reaching through the group, the factory listing is not among the candidates: a reseller is elected
+        const without = await ask(0);
+        expect(without.sameSource[0].verdict).toBe('same');
+        expect([without.sameSource[0].source.id, ...without.sameSource[0].listings.map((l) => l.id)]).not.toContain(orig);
+        const a = await ask(10);
+        const g = a.sameSource[0];
+        expect(g.verdict).toBe('same');
+        expect(g.source.id).toBe(orig);
+        expect(g.sourceReason).toContain('factory badge');
+        expect(g.listingCount).toBe(1 + COPIES_OF_ORIGINAL.length + extra.length);
+        // a filter the factory listing fails keeps it out, as it keeps it out of every other search
+        const filtered = await search({ ...s, config: { ...s.config, search: { ...s.config.search, candidates: 1 } } }, { image: photo, limit: 1, currency: 'CNY', cheaperOnly: false, sort: 'similarity', filters: { priceMax: 9.5 } });
+        expect(filtered.sameSource[0].source.id).not.toBe(orig);
+      } finally {
+        for (const id of extra) await s.backend.delete(id);
+      }
+    }, 180_000);
   });
 }
 

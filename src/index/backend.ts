@@ -83,6 +83,12 @@ export interface Backend {
   count(): Promise<number>;
   /** How many listings each same-source group has (groups joined at index time); cheap on both backends. */
   groupSizes(groupIds: string[]): Promise<Map<string, number>>;
+  /**
+   * Ids of listings in these index-time groups that pass the filters, at most k, in the order of their claim
+   * to be the source (index/components/source-order.ts: factory badge, earliest listedAt, lowest price; then
+   * id). The answer reaches through it to a group's listings that the vector search did not return.
+   */
+  groupMembers(groupIds: string[], opts: SearchOptions): Promise<string[]>;
   /** kNN over image vectors with the filters applied inside the search; one hit per product (best image). */
   knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]>;
   /** `knn` for several vectors with the same options, answers in order (one pass over the index where it can). */

@@ -1,16 +1,19 @@
 // Source election inside a same-source group: a factory-badged supplier first, then the earliest listing,
-// then the lowest price; the reason is said in words. Listings equal on all three (two factories listing
-// the same day at the same price, or records without dates and prices) go to the one closest to the query:
-// of two equal claims, the buyer is best served by the listing that most surely shows their product.
+// then the lowest price (index/components/source-order.ts); the reason is said in words. Listings equal on
+// all three (two factories listing the same day at the same price, or records without dates and prices) go
+// to the one closest to the query: of two equal claims, the buyer is best served by the listing that most
+// surely shows their product.
 import type { ListingT } from '../schema/search.ts';
+import { claimPrice, claimTime, compareClaims, isFactory, type SourceClaim } from '../index/components/source-order.ts';
 
 const closeness = (l: ListingT) => [l.sameProductChance ?? -1, l.similarity] as const;
+const claim = (l: ListingT): SourceClaim => ({ badges: l.supplier?.badges ?? [], listedAt: l.listedAt, price: l.price?.amount });
 
 export function electSource(listings: ListingT[]): { source: ListingT; reason: string } {
-  const factory = (l: ListingT) => (l.supplier?.badges ?? []).includes('factory');
-  const time = (l: ListingT) => (l.listedAt ? Date.parse(l.listedAt) : Number.POSITIVE_INFINITY);
-  const price = (l: ListingT) => l.price?.amount ?? Number.POSITIVE_INFINITY;
-  const rule = (a: ListingT, b: ListingT) => Number(factory(b)) - Number(factory(a)) || time(a) - time(b) || price(a) - price(b);
+  const factory = (l: ListingT) => isFactory(claim(l));
+  const time = (l: ListingT) => claimTime(claim(l));
+  const price = (l: ListingT) => claimPrice(claim(l));
+  const rule = (a: ListingT, b: ListingT) => compareClaims(claim(a), claim(b));
   const closer = (a: ListingT, b: ListingT) => closeness(b)[0] - closeness(a)[0] || closeness(b)[1] - closeness(a)[1];
   const sorted = [...listings].sort((a, b) => rule(a, b) || closer(a, b) || a.id.localeCompare(b.id));
   const source = sorted[0];

@@ -123,12 +123,17 @@ const MIN_TEXT = 4;
 /** an alignment from fewer inliers is too loose to compare colours cell by cell */
 const COLOUR_MIN_INLIERS = 6;
 
-/** Evidence for each candidate against one query side; text similarities share one n-gram IDF over the set. */
-export function gatherEvidence(q: QuerySide, recs: IndexRecord[]): PairEvidence[] {
+/**
+ * Evidence for each candidate against one query side; text similarities share one n-gram IDF over the set.
+ * `judged`: records already judged in this answer, whose texts join the IDF (records added later are then
+ * weighed as if they had been in the first set) but which are not judged again.
+ */
+export function gatherEvidence(q: QuerySide, recs: IndexRecord[], judged: IndexRecord[] = []): PairEvidence[] {
   const ocrQ = q.ocrText.trim().length >= MIN_TEXT ? q.ocrText : '';
-  const ocrSims = ocrQ ? textSimilarities(ocrQ, recs.map((r) => r.extras?.ocrText ?? '')) : null;
+  const sims = (text: (r: IndexRecord) => string, query: string) => textSimilarities(query, [...judged, ...recs].map(text)).slice(judged.length);
+  const ocrSims = ocrQ ? sims((r) => r.extras?.ocrText ?? '', ocrQ) : null;
   const wordsQ = q.words.trim().length >= 2 ? q.words : '';
-  const titleSims = wordsQ ? textSimilarities(wordsQ, recs.map((r) => r.product.title)) : null;
+  const titleSims = wordsQ ? sims((r) => r.product.title, wordsQ) : null;
   return recs.map((rec, i) => {
     // the candidate's images by cosine to the query
     const order = rec.images

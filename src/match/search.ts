@@ -188,21 +188,35 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
   let groupSizes: Map<string, number> | undefined;
   if (e && s.evidence) {
     const t3 = performance.now();
-    const ev = gatherEvidence(
-      {
-        descriptor: e.descriptor,
-        mirroredDescriptor: e.mirrored ?? null,
-        phash: e.phash,
-        local: inspection?.local ?? null,
-        ocrText: inspection?.ocrText ?? '',
-        words: input.text ?? input.link?.title ?? '',
-        supplierId: null,
-      },
-      cands.map((c) => c.record),
-    );
+    const side = {
+      descriptor: e.descriptor,
+      mirroredDescriptor: e.mirrored ?? null,
+      phash: e.phash,
+      local: inspection?.local ?? null,
+      ocrText: inspection?.ocrText ?? '',
+      words: input.text ?? input.link?.title ?? '',
+      supplierId: null,
+    };
+    const ev = gatherEvidence(side, cands.map((c) => c.record));
     cands.forEach((c, i) => ((c.evidence = ev[i]), (c.pSame = probabilityOf(s.evidence!, ev[i]))));
+    const groups = [...new Set(cands.filter((c) => c.pSame! >= s.evidence!.sameSourceCut).map((c) => c.record.extras?.sourceGroupId).filter((g): g is string => !!g))];
+    // the groups' likeliest sources that the vector search did not return (a reseller's copy altered past
+    // recognition still leads to the factory listing its other copies were grouped with at indexing); each
+    // is judged on its own evidence like any candidate, and the answer's rules for index-time mates apply
+    if (groups.length && s.config.search.groupMates > 0) {
+      const have = new Set(cands.map((c) => c.record.product.id));
+      const ids = (await s.backend.groupMembers(groups, { k: s.config.search.groupMates, filters: input.filters })).filter((id) => !have.has(id));
+      const mates = [...(await s.backend.getMany(ids)).values()];
+      const mev = gatherEvidence(side, mates, cands.map((c) => c.record));
+      mates.forEach((rec, i) => {
+        const b = bestImage(qvec!, rec, qmirror);
+        cands.push({
+          record: rec, score: b.score, similarity: b.sim, imageIdx: b.idx, textMatch: textIds.has(rec.product.id), semanticMatch: meaningIds.has(rec.product.id),
+          phashDistance: minPhash(qhash, rec), evidence: mev[i], pSame: probabilityOf(s.evidence!, mev[i]),
+        });
+      });
+    }
     cands.sort((a, b) => b.pSame! - a.pSame! || b.score - a.score);
-    const groups = cands.filter((c) => c.pSame! >= s.evidence!.sameSourceCut).map((c) => c.record.extras?.sourceGroupId).filter((g): g is string => !!g);
     if (groups.length) groupSizes = await s.backend.groupSizes(groups);
     lap('evidenceMs', t3);
   }

@@ -3,6 +3,7 @@
 // the qualifying sets are also recorded in `observed` for a direct cross-backend comparison.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, IndexRecord } from '../../src/index/backend.ts';
+import type { Product } from '../../src/schema/product.ts';
 import { filterAttrs, type Filters } from '../../src/index/components/filters.ts';
 import { rrf } from '../../src/index/components/fusion.ts';
 import { tokenize } from '../../src/text/tokenize.ts';
@@ -370,6 +371,45 @@ export function backendContract(name: string, makeBackend: () => Promise<Backend
       expect((await b.get('p-001'))?.extras).toBeUndefined();
       for (const r of recs) await b.delete(r.product.id);
       expect(Object.fromEntries(await b.groupSizes(['x-0']))).toEqual({ 'x-0': 0 });
+    });
+
+    it('lists a group\'s members in source order (factory, earliest, cheapest), with the filters applied', async () => {
+      const base = corpus.records.slice(0, 5);
+      const claim: Array<{ group: string; badges: NonNullable<Product['supplier']>['badges']; listedAt?: string; price?: number }> = [
+        { group: 'gm-A', badges: [], listedAt: '2024-03-01T00:00:00+08:00', price: 5 },
+        { group: 'gm-A', badges: ['factory'], listedAt: '2024-05-01T00:00:00Z', price: 9 },
+        // later than gm-0 by an hour, though its text sorts first: dates are compared as instants
+        { group: 'gm-A', badges: ['verified'], listedAt: '2024-02-29T17:00:00Z', price: 1 },
+        { group: 'gm-A', badges: [], price: 2 },
+        { group: 'gm-B', badges: ['factory'], listedAt: '2023-01-01T00:00:00Z' },
+      ];
+      const recs = base.map((r, i) => {
+        const c = claim[i];
+        const { listedAt: _l, price: _p, ...rest } = r.product;
+        return {
+          ...r,
+          product: {
+            ...rest,
+            id: `gm-${i}`,
+            supplier: { id: `s-gm-${i}`, name: `Supplier gm-${i}`, badges: c.badges },
+            ...(c.listedAt ? { listedAt: c.listedAt } : {}),
+            ...(c.price !== undefined ? { price: { amount: c.price, currency: 'CNY' } } : {}),
+          },
+          extras: { sourceGroupId: c.group },
+        };
+      });
+      expect((await b.upsert(recs)).every((r) => r.ok)).toBe(true);
+      expect(await b.groupMembers(['gm-A'], { k: 10 })).toEqual(['gm-1', 'gm-0', 'gm-2', 'gm-3']);
+      expect(await b.groupMembers(['gm-A'], { k: 2 })).toEqual(['gm-1', 'gm-0']);
+      expect(await b.groupMembers(['gm-A', 'gm-B', 'gm-A'], { k: 10 })).toEqual(['gm-4', 'gm-1', 'gm-0', 'gm-2', 'gm-3']);
+      expect(await b.groupMembers(['gm-A'], { k: 10, filters: { priceMax: 6 } })).toEqual(['gm-0', 'gm-2', 'gm-3']);
+      expect(await b.groupMembers(['gm-A', 'gm-B'], { k: 10, filters: { badge: 'factory' } })).toEqual(['gm-4', 'gm-1']);
+      expect(await b.groupMembers(['gm-none'], { k: 10 })).toEqual([]);
+      expect(await b.groupMembers([], { k: 10 })).toEqual([]);
+      await b.delete('gm-1');
+      expect(await b.groupMembers(['gm-A'], { k: 10 })).toEqual(['gm-0', 'gm-2', 'gm-3']);
+      for (const r of recs) await b.delete(r.product.id);
+      expect(await b.groupMembers(['gm-A', 'gm-B'], { k: 10 })).toEqual([]);
     });
 
     it('is durable across close and reopen', async () => {

@@ -22,8 +22,8 @@ import {
   type WriteRecords,
 } from '../backend.ts';
 import { backoffMs, esErrorType, isTransient, itemError, makeClient, sleep, toAppError, type EsConnectionOptions } from './client.ts';
-import { fromB64, fromSource, metaMapping, productMapping, textVectorProperties, toDoc, type EsDoc } from './mapping.ts';
-import { cosineFromScore, defaultNumCandidates, ES_MAX_K, knnBody, knnTextBody, textBody } from './queries.ts';
+import { FILTER_FIELDS, fromB64, fromSource, metaMapping, productMapping, textVectorProperties, toDoc, type EsDoc } from './mapping.ts';
+import { cosineFromScore, defaultNumCandidates, ES_MAX_K, filterClauses, knnBody, knnTextBody, textBody } from './queries.ts';
 import { dot } from '../../vision/pooling.ts';
 import { aliasTargets, IndexNames, listVersions } from './versions.ts';
 
@@ -153,7 +153,7 @@ export class ElasticsearchBackend implements Backend {
         await this.es.indices.putMapping(
           {
             index: targets[0],
-            properties: { ...textVectorProperties(this.opts.textDims ?? DEFAULT_TEXT_DIMS), extras: properties!.extras, sourceGroupId: properties!.sourceGroupId },
+            properties: { ...textVectorProperties(this.opts.textDims ?? DEFAULT_TEXT_DIMS), extras: properties!.extras, sourceGroupId: properties!.sourceGroupId, listedAt: properties!.listedAt },
           },
           { requestTimeout: this.adminTimeout },
         );
@@ -355,6 +355,42 @@ export class ElasticsearchBackend implements Backend {
     const buckets = (r.aggregations?.groups as { buckets?: Array<{ key: string; doc_count: number }> } | undefined)?.buckets ?? [];
     for (const b of buckets) out.set(b.key, b.doc_count);
     return out;
+  }
+
+  async groupMembers(groupIds: string[], opts: SearchOptions): Promise<string[]> {
+    const groups = [...new Set(groupIds)];
+    const k = Math.min(ES_MAX_K, opts.k);
+    if (!groups.length || k < 1) return [];
+    // the source order without a script (none in the test distribution): factories first as their own
+    // search, each side sorted by listedAt, price and id (a listing indexed before listedAt was mapped sorts last)
+    const filter = [{ terms: { sourceGroupId: groups } }, ...filterClauses(opts.filters)];
+    const factory = { term: { [FILTER_FIELDS.badges.name]: 'factory' } };
+    const body = (query: estypes.QueryDslQueryContainer): estypes.MsearchMultisearchBody => ({
+      size: k,
+      _source: false,
+      query,
+      sort: [
+        { listedAt: { order: 'asc', missing: '_last', unmapped_type: 'date' } },
+        { [FILTER_FIELDS.price.name]: { order: 'asc', missing: '_last' } },
+        { id: { order: 'asc' } },
+      ],
+    });
+    const r = await this.call('group members', () =>
+      this.es.msearch({
+        searches: [
+          { index: this.names.alias },
+          body({ bool: { filter: [...filter, factory] } }),
+          { index: this.names.alias },
+          body({ bool: { filter, must_not: [factory] } }),
+        ],
+      }),
+    );
+    const ids: string[] = [];
+    for (const res of r.responses) {
+      if ('error' in res) throw toAppError(itemError(res), 'group members');
+      for (const h of res.hits.hits) ids.push(h._id!);
+    }
+    return ids.slice(0, k);
   }
 
   async knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {

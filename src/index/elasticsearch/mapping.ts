@@ -60,6 +60,8 @@ export interface EsDoc {
   /** same-source evidence (components/extras.ts), base64; not indexed */
   extras?: string | null;
   sourceGroupId?: string | null;
+  /** the product's listedAt, indexed for the source order of `groupMembers` (components/source-order.ts) */
+  listedAt?: string | null;
   /** the listing's text embedding (absent when it has none): indexed, left out of _source like images.vector */
   text_vector?: number[];
   /** the same vector as base64 float32, for exact re-scoring and exact round trips */
@@ -112,6 +114,8 @@ export function productMapping(dims: number, textDims: number): estypes.MappingT
       modelVersion: { type: 'keyword' },
       extras: { type: 'binary', doc_values: false },
       sourceGroupId: { type: 'keyword' },
+      // ignore_malformed: a date ES reads differently from zod must never refuse the listing's write
+      listedAt: { type: 'date', ignore_malformed: true },
       ...textVectorProperties(textDims),
     },
   };
@@ -164,6 +168,7 @@ export function toDoc(r: IndexRecord): EsDoc {
     ...(r.textVector ? { text_vector: Array.from(r.textVector), text_vector_b64: b64(r.textVector), textModel: r.textModel ?? null } : {}),
     extras: encodeExtras(r.extras)?.toString('base64') ?? null,
     sourceGroupId: r.extras?.sourceGroupId ?? null,
+    listedAt: r.product.listedAt ?? null,
   };
 }
 

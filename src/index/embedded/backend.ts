@@ -22,6 +22,7 @@ import { AppError } from '../../errors.ts';
 import { filterAttrs, hasFilters, matches, type FilterAttrs, type Filters } from '../components/filters.ts';
 import { VectorIndex } from './vectors.ts';
 import { decodeExtras, encodeExtras } from '../components/extras.ts';
+import { compareClaims } from '../components/source-order.ts';
 import type { Product } from '../../schema/product.ts';
 
 export interface EmbeddedOptions {
@@ -269,6 +270,22 @@ class EmbeddedStore {
     return out;
   }
 
+  async groupMembers(groupIds: string[], opts: SearchOptions): Promise<string[]> {
+    const groups = [...new Set(groupIds)];
+    if (!groups.length || opts.k < 1) return [];
+    const rows = this.db
+      .prepare(`SELECT id, json_extract(doc, '$.listedAt') AS listedAt FROM products WHERE source_group IN (${groups.map(() => '?').join(', ')})`)
+      .all(...groups) as Array<{ id: string; listedAt: string | null }>;
+    const claims = rows
+      .map((r) => ({ id: r.id, listedAt: r.listedAt, a: this.attrs.get(r.id)! }))
+      .filter((c) => c.a && matches(c.a, opts.filters))
+      .map((c) => ({ id: c.id, listedAt: c.listedAt, badges: c.a.badges, price: c.a.price }));
+    return claims
+      .sort((x, y) => compareClaims(x, y) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
+      .slice(0, opts.k)
+      .map((c) => c.id);
+  }
+
   async knn(vector: Float32Array, opts: SearchOptions): Promise<Hit[]> {
     return (await this.searchVectors(this.vectors, [vector], opts))[0];
   }
@@ -464,6 +481,9 @@ export class EmbeddedBackend implements Backend {
   }
   groupSizes(groupIds: string[]) {
     return this.cur.groupSizes(groupIds);
+  }
+  groupMembers(groupIds: string[], opts: SearchOptions) {
+    return this.cur.groupMembers(groupIds, opts);
   }
   knn(vector: Float32Array, opts: SearchOptions) {
     return this.cur.knn(vector, opts);
