@@ -39,3 +39,35 @@ describe.skipIf(!esUrl)('both backends qualify the same products', () => {
     for (const c of cases) expect(s[c], c).toEqual(e[c]);
   });
 });
+
+describe.skipIf(!esUrl)('an Elasticsearch index from an older release', () => {
+  it('gets the fields added since (listedAt) when opened, and then orders group members by them', async () => {
+    const { Client } = await import('@elastic/elasticsearch');
+    const { productMapping } = await import('../src/index/elasticsearch/mapping.ts');
+    const { makeCorpus } = await import('./contract/synthetic.ts');
+    const name = `old_${Date.now().toString(36)}`;
+    const client = new Client({ node: esUrl });
+    // the mapping as released before listedAt was indexed: strict, so a write carrying it would be refused
+    const old = productMapping(DIMS, 512);
+    delete old.properties!.listedAt;
+    await client.indices.create({ index: `${name}_v1`, mappings: old });
+    await client.indices.putAlias({ index: `${name}_v1`, name });
+    const b = new ElasticsearchBackend({ url: esUrl, index: name, dims: DIMS });
+    try {
+      await b.init();
+      const mapping = await client.indices.getMapping({ index: `${name}_v1` });
+      expect(mapping[`${name}_v1`].mappings.properties?.listedAt).toMatchObject({ type: 'date' });
+      const [r0, r1] = makeCorpus(2, 5).records;
+      const recs = [
+        { ...r0, product: { ...r0.product, id: 'late', supplier: undefined, price: undefined, listedAt: '2024-06-01T00:00:00Z' }, extras: { sourceGroupId: 'g' } },
+        { ...r1, product: { ...r1.product, id: 'early', supplier: undefined, price: undefined, listedAt: '2024-01-01T00:00:00+08:00' }, extras: { sourceGroupId: 'g' } },
+      ];
+      expect((await b.upsert(recs)).every((r) => r.ok)).toBe(true);
+      expect(await b.groupMembers(['g'], { k: 5 })).toEqual(['early', 'late']);
+    } finally {
+      await b.drop().catch(() => undefined);
+      await b.close();
+      await client.close();
+    }
+  }, 60_000);
+});
