@@ -10,7 +10,7 @@ import { embedFiles } from './embed-cache.ts';
 import { inspectFiles } from './inspect-cache.ts';
 import { loadGrocery } from './quality.ts';
 import { GALLERY_SEED, judgedCandidates, makeCopies, openGallery, TEST_SEED, type EvItem } from './sourcing.ts';
-import { probabilityOf } from '../src/match/evidence.ts';
+import { FEATURES, featureVector, probabilityOf } from '../src/match/evidence.ts';
 
 const kinds = process.argv.slice(2).length ? process.argv.slice(2) : ['combined'];
 const config = loadConfig({ ...process.env, DATA_DIR: `${os.tmpdir()}/sourcing-try-${process.pid}` });
@@ -45,6 +45,10 @@ for (const q of test) {
   const rows = await Promise.all(judged.slice(0, 6).map(async (x) => `${x.rec.product.id}${g.byId.get(x.rec.product.id)!.fine === q.fine ? '+' : '-'} P=${probabilityOf(s.evidence!, x.ev).toFixed(2)} inl=${x.ev.inliers} grp=${(await groupOf(x.rec.product.id)) === origGroup ? 'orig' : await groupOf(x.rec.product.id)}`));
   console.log(`${q.alteration} ${q.id}: answer ${a.sameSource[0] ? `${a.sameSource[0].verdict} source ${a.sameSource[0].source.id}` : 'no group'}; original rank by image ${rank < 0 ? '>200' : rank + 1}, P=${rank < 0 ? '-' : probabilityOf(s.evidence!, judged[rank].ev).toFixed(2)} inl=${rank < 0 ? '-' : judged[rank].ev.inliers}; sure ${sure.length} (same product ${sure.filter((x) => g.byId.get(x.rec.product.id)!.fine === q.fine).length}, in the original's group ${(await Promise.all(sure.map((x) => groupOf(x.rec.product.id)))).filter((x) => x === origGroup).length})`);
   for (const r of rows) console.log(`    ${r}`);
+  if (rank >= 0) {
+    const ev = judged[rank].ev;
+    console.log(`    original's evidence: ${FEATURES.map((f, j) => `${f} ${featureVector(ev)[j].toFixed(3)}`).join(', ')}`);
+  }
 }
 console.log(`${missed} of ${test.length} missed`);
 await g.close();
