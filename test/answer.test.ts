@@ -124,6 +124,9 @@ describe('buildAnswer', () => {
     const f = buildAnswer(cands, { ...OPTS, substituteFloor: -1, evidenceCut: 0.7 });
     expect(f.sameSource[0].source.id).toBe('mate-doubtful');
     expect(f.sameSource[0].listings.map((l) => l.id).sort()).toEqual(['mate-likely', 'sure']);
+    // and its reason says how it got in, since its own sameProductChance is low
+    expect(f.sameSource[0].sourceReason).toContain('grouped with these listings when it was indexed');
+    expect(a.sameSource[0].sourceReason).not.toContain('when it was indexed');
     cands[2].record.product.supplier = { id: 's', name: 's', badges: [] };
     cands[2].record.product.listedAt = undefined;
     // a 'likely' group (no sure candidate) leaves out its doubtful mates the same way

@@ -144,6 +144,9 @@ function sourcingSuite(name: string, backendFor: () => Promise<Backend | undefin
         expect(g.verdict).toBe('same');
         expect(g.source.id).toBe(orig);
         expect(g.sourceReason).toContain('factory badge');
+        // its own evidence against the photo may not prove it: the reason then says how it got in
+        if (g.source.sameProductChance! < s.evidence!.sameSourceCut) expect(g.sourceReason).toContain('grouped with these listings when it was indexed');
+        else expect(g.sourceReason).not.toContain('when it was indexed');
         expect(g.listingCount).toBe(1 + COPIES_OF_ORIGINAL.length + extra.length);
         // a filter the factory listing fails keeps it out, as it keeps it out of every other search
         const filtered = await search({ ...s, config: { ...s.config, search: { ...s.config.search, candidates: 1 } } }, { image: photo, limit: 1, currency: 'CNY', cheaperOnly: false, sort: 'similarity', filters: { priceMax: 9.5 } });

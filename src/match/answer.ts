@@ -218,7 +218,9 @@ function judgedGroup(members: Candidate[], groupIds: Set<string>, verdict: 'same
     verdict,
     confidence: round(best.pSame!),
     source,
-    sourceReason: elected.reason,
+    // a source that is in the group through its index-time mates, not through its own evidence against the
+    // photo, says so: otherwise a buyer sees a source with a low sameProductChance and no reason for it
+    sourceReason: verdict === 'same' && srcCand.pSame! < o.evidenceCut! ? `${elected.reason}; in the group because it was grouped with these listings when it was indexed` : elected.reason,
     listings: listings.filter((l) => l.id !== source.id).sort((a, b) => (b.sameProductChance ?? 0) - (a.sameProductChance ?? 0) || b.similarity - a.similarity),
     listingCount: Math.max(members.length, indexed),
     priceRange: prices.length && prices.every((p) => p.currency === cur)
