@@ -6,9 +6,11 @@ import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import type { Backend } from '../src/index/backend.ts';
 import { EmbeddedBackend } from '../src/index/embedded/backend.ts';
+import { Client } from '@elastic/elasticsearch';
 import { ElasticsearchBackend } from '../src/index/elasticsearch/backend.ts';
+import { productMapping } from '../src/index/elasticsearch/mapping.ts';
 import { backendContract, FILTER_CASES, observed } from './contract/backend.contract.ts';
-import { DIMS } from './contract/synthetic.ts';
+import { DIMS, makeCorpus } from './contract/synthetic.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contract-embedded-'));
 backendContract('embedded', async () => new EmbeddedBackend({ dir, dims: DIMS, exactBelow: 20_000 }), {
@@ -42,9 +44,6 @@ describe.skipIf(!esUrl)('both backends qualify the same products', () => {
 
 describe.skipIf(!esUrl)('an Elasticsearch index from an older release', () => {
   it('gets the fields added since (listedAt) when opened, and then orders group members by them', async () => {
-    const { Client } = await import('@elastic/elasticsearch');
-    const { productMapping } = await import('../src/index/elasticsearch/mapping.ts');
-    const { makeCorpus } = await import('./contract/synthetic.ts');
     const name = `old_${Date.now().toString(36)}`;
     const client = new Client({ node: esUrl });
     // the mapping as released before listedAt was indexed: strict, so a write carrying it would be refused

@@ -9,16 +9,16 @@ export interface SourceClaim {
   price: number | null | undefined;
 }
 
-const time = (c: SourceClaim) => {
+/** The listing's time, +∞ without one (it claims last). */
+export function claimTime(c: SourceClaim): number {
   const t = c.listedAt ? Date.parse(c.listedAt) : NaN;
   return Number.isFinite(t) ? t : Number.POSITIVE_INFINITY;
-};
-const price = (c: SourceClaim) => c.price ?? Number.POSITIVE_INFINITY;
+}
+/** The listing's price, +∞ without one. */
+export const claimPrice = (c: SourceClaim): number => c.price ?? Number.POSITIVE_INFINITY;
 export const isFactory = (c: SourceClaim) => c.badges.includes('factory');
 
 /** Negative when `a` has the stronger claim; 0 when the rule cannot tell them apart. */
 export function compareClaims(a: SourceClaim, b: SourceClaim): number {
-  return Number(isFactory(b)) - Number(isFactory(a)) || time(a) - time(b) || price(a) - price(b);
+  return Number(isFactory(b)) - Number(isFactory(a)) || claimTime(a) - claimTime(b) || claimPrice(a) - claimPrice(b);
 }
-
-export { time as claimTime, price as claimPrice };

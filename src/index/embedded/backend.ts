@@ -22,7 +22,7 @@ import { AppError } from '../../errors.ts';
 import { filterAttrs, hasFilters, matches, type FilterAttrs, type Filters } from '../components/filters.ts';
 import { VectorIndex } from './vectors.ts';
 import { decodeExtras, encodeExtras } from '../components/extras.ts';
-import { compareClaims } from '../components/source-order.ts';
+import { compareClaims, type SourceClaim } from '../components/source-order.ts';
 import type { Product } from '../../schema/product.ts';
 
 export interface EmbeddedOptions {
@@ -276,10 +276,11 @@ class EmbeddedStore {
     const rows = this.db
       .prepare(`SELECT id, json_extract(doc, '$.listedAt') AS listedAt FROM products WHERE source_group IN (${groups.map(() => '?').join(', ')})`)
       .all(...groups) as Array<{ id: string; listedAt: string | null }>;
-    const claims = rows
-      .map((r) => ({ id: r.id, listedAt: r.listedAt, a: this.attrs.get(r.id)! }))
-      .filter((c) => c.a && matches(c.a, opts.filters))
-      .map((c) => ({ id: c.id, listedAt: c.listedAt, badges: c.a.badges, price: c.a.price }));
+    const claims: Array<SourceClaim & { id: string }> = [];
+    for (const { id, listedAt } of rows) {
+      const a = this.attrs.get(id);
+      if (a && matches(a, opts.filters)) claims.push({ id, listedAt, badges: a.badges, price: a.price });
+    }
     return claims
       .sort((x, y) => compareClaims(x, y) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
       .slice(0, opts.k)
