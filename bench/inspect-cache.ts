@@ -9,6 +9,11 @@ import { repoRoot } from '../src/config.ts';
 import type { Services } from '../src/services.ts';
 import { inspectImage, type ImageInspection } from '../src/vision/inspect.ts';
 import { decodeLocal, encodeLocal } from '../src/vision/local/index.ts';
+import { decodeGrey, extractGrey, mirrorGrey } from '../src/vision/local/features.ts';
+import { LOCAL_RULE, ORB_FEATURES } from '../src/vision/local/orb-core.mjs';
+
+/** Marks cache rows read under the current extraction rule. */
+const RULE_TAG = `rule-${LOCAL_RULE}`;
 import { colourGrid, mirrorGrid } from '../src/vision/local/colour.ts';
 
 export type Inspections = Map<string, ImageInspection>;
@@ -24,10 +29,12 @@ export async function inspectFiles(
   const key = createHash('sha256').update(JSON.stringify({ v: 1, scales: opts.scales, ocr: !!s.ocr, local: s.config.evidence.local })).digest('hex').slice(0, 10);
   const file = path.join(dir, `inspect-${opts.tag}-${key}.jsonl`);
   const out: Inspections = new Map();
+  const rows = new Map<string, CachedRow>();
   if (fs.existsSync(file)) {
     for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
       if (!line) continue;
       const r = JSON.parse(line);
+      rows.set(r.f, r);
       out.set(r.f, {
         ocrText: r.t,
         local: r.n ? { normal: decodeLocal(Buffer.from(r.n, 'base64')), mirrored: r.m ? decodeLocal(Buffer.from(r.m, 'base64')) : null } : null,
@@ -36,6 +43,7 @@ export async function inspectFiles(
       });
     }
   }
+  if (s.config.evidence.local) await rereadLowKeypoints(out, rows, file, log);
   const todo = [...new Set(files)].filter((f) => !out.has(f));
   if (todo.length) {
     const t0 = Date.now();
@@ -49,7 +57,7 @@ export async function inspectFiles(
           out.set(f, r);
           const n = r.local ? encodeLocal(r.local.normal).toString('base64') : null;
           const m = r.local?.mirrored ? encodeLocal(r.local.mirrored).toString('base64') : null;
-          fs.writeSync(fd, JSON.stringify({ f, t: r.ocrText, n, m, lm: r.localMs, om: r.ocrMs }) + '\n');
+          fs.writeSync(fd, JSON.stringify({ f, t: r.ocrText, n, m, lm: r.localMs, om: r.ocrMs, lk: RULE_TAG }) + '\n');
           if (++done % 200 === 0) log(`  inspected ${done}/${todo.length} (${((done * 1000) / (Date.now() - t0)).toFixed(1)} img/s)`);
         }),
       ),
@@ -59,6 +67,48 @@ export async function inspectFiles(
   }
   await backfillColour(out, files);
   return out;
+}
+
+interface CachedRow {
+  f: string;
+  t: string;
+  n: string | null;
+  m: string | null;
+  lm?: number;
+  om?: number;
+  /** RULE_TAG when read under the current extraction rule (orb-core's LOCAL_RULE) */
+  lk?: string | number;
+}
+
+/**
+ * Entries cached before the current extraction rule are read again, ORB only, where the rule can change
+ * them (fewer than ORB_FEATURES keypoints as they are or mirrored): the OCR text stays, so the caches do not
+ * have to be rebuilt from scratch. The new row is appended and wins on the next load.
+ */
+async function rereadLowKeypoints(out: Inspections, rows: Map<string, CachedRow>, file: string, log: (s: string) => void) {
+  const stale = [...rows.values()].filter((r) => {
+    if (r.lk === RULE_TAG || !r.n) return false;
+    const l = out.get(r.f)!.local!;
+    return l.normal.count < ORB_FEATURES || (l.mirrored?.count ?? ORB_FEATURES) < ORB_FEATURES;
+  });
+  if (!stale.length) return;
+  const t0 = Date.now();
+  const fd = fs.openSync(file, 'a');
+  const q = new PQueue({ concurrency: 2 });
+  await Promise.all(
+    stale.map((r) =>
+      q.add(async () => {
+        const grey = await decodeGrey(fs.readFileSync(r.f));
+        const normal = await extractGrey(grey);
+        const mirrored = r.m ? await extractGrey(mirrorGrey(grey)) : null;
+        out.set(r.f, { ...out.get(r.f)!, local: { normal, mirrored } });
+        const row = { ...r, n: encodeLocal(normal).toString('base64'), m: mirrored ? encodeLocal(mirrored).toString('base64') : null, lk: RULE_TAG };
+        fs.writeSync(fd, JSON.stringify(row) + '\n');
+      }),
+    ),
+  );
+  fs.closeSync(fd);
+  log(`  read ${stale.length} images again under extraction rule ${LOCAL_RULE} (${path.basename(file)}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 /** Entries cached before the local features carried colour get it from the file (cheap: a 32 px resize). */

@@ -9,6 +9,8 @@ import { SearchAnswer } from '../src/schema/search.ts';
 import { readErrors } from '../src/jobs/errors.ts';
 import type { JobManager, JobSpec, JobState } from '../src/jobs/manager.ts';
 import { tokenize } from '../src/text/tokenize.ts';
+import { decodeLocal, encodeLocal } from '../src/vision/local/index.ts';
+import { LOCAL_RULE, ORB_FEATURES } from '../src/vision/local/orb-core.mjs';
 import { groceryPhotos, makeFeed, type Feed } from './support/feed.ts';
 import { makeTestEnv, type TestEnv } from './support/services.ts';
 
@@ -91,6 +93,33 @@ for (const backend of ['embedded', 'elasticsearch'] as const) {
       const after = await env.services.backend.getMany(staleIds);
       for (const id of staleIds) expect(after.get(id)!.product.modelVersion).toBe(env.services.embedder.modelVersion);
       expect((await env.services.backend.get(feed.good[1]))!.product.updatedAt).toBe(untouched!.product.updatedAt);
+    });
+
+    it('local features read before the current extraction rule are read again exactly where the rule changes them', async () => {
+      const [oldLow, oldMany, newLow] = [feed.good[2], feed.good[3], feed.good[4]];
+      const recs = await env.services.backend.getMany([oldLow, oldMany, newLow]);
+      const rewrite = (id: string, count: number, rule: number | undefined) => {
+        const r = recs.get(id)!;
+        const f = decodeLocal(r.extras!.local![0]!);
+        expect(f.rule).toBe(LOCAL_RULE);
+        expect(f.count).toBeGreaterThanOrEqual(count);
+        const g = { ...f, count, xy: f.xy.slice(0, 2 * count), desc: f.desc.slice(0, 32 * count), rule };
+        return { ...r, extras: { ...r.extras, local: [new Uint8Array(encodeLocal(g))] } };
+      };
+      await env.services.backend.upsert([
+        rewrite(oldLow, 10, undefined), // a sparse reading stored before the rule: out of date
+        rewrite(oldMany, ORB_FEATURES, undefined), // stored before the rule, but full: the rule would not change it
+        rewrite(newLow, 10, LOCAL_RULE), // sparse under the current rule: current
+      ]);
+      const stamp = recs.get(oldMany)!.product.updatedAt;
+      const st = await run({ kind: 'reindex', mode: 'stale', input: feed.file });
+      expect(st.progress).toMatchObject({ done: 1, skipped: 94, failed: 5 });
+      const after = await env.services.backend.getMany([oldLow, oldMany, newLow]);
+      const again = decodeLocal(after.get(oldLow)!.extras!.local![0]!);
+      expect(again.rule).toBe(LOCAL_RULE);
+      expect(again.count).toBe(decodeLocal(recs.get(oldLow)!.extras!.local![0]!).count);
+      expect(after.get(oldMany)!.product.updatedAt).toBe(stamp);
+      expect(decodeLocal(after.get(newLow)!.extras!.local![0]!).count).toBe(10);
     });
 
     it('a full rebuild swaps in the new index while searches keep answering (never an error, never empty)', async () => {

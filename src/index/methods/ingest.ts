@@ -8,6 +8,7 @@ import type { Services } from '../../services.ts';
 import { productText, tokenize } from '../../text/tokenize.ts';
 import type { IndexRecord, IndexedImage, RecordExtras } from '../backend.ts';
 import { encodeLocal, inspectImage, type ImageInspection } from '../../vision/inspect.ts';
+import { isOutdatedLocal } from '../../vision/local/codec.ts';
 import { mirroredFeatures } from '../components/extras.ts';
 import { assignGroups } from './group.ts';
 
@@ -62,10 +63,19 @@ export function contentHashOf(id: string, input: ProductInput, bytes: Buffer[], 
   return hashRecord(id, input, bytes, s.textEmbedder?.modelVersion ?? null);
 }
 
-/** Is the stored record what building this input now would give (same content, same vision and text models)? */
+/**
+ * Is the stored record what building this input now would give (same content, same vision and text models,
+ * local features not left behind by a newer extraction rule)?
+ */
 export function isCurrent(stored: IndexRecord | undefined | null, hash: string, input: ProductInput, s: Pick<Services, 'embedder'>): boolean {
   if (!stored || stored.contentHash !== hash) return false;
+  if (hasOutdatedLocal(stored)) return false;
   return stored.product.modelVersion === (input.images.length ? s.embedder.modelVersion : null);
+}
+
+/** Local features stored before the current extraction rule, on an image the rule would read differently. */
+export function hasOutdatedLocal(r: IndexRecord): boolean {
+  return (r.extras?.local ?? []).some((b) => !!b && isOutdatedLocal(b));
 }
 
 export async function buildRecord(id: string, input: ProductInput, s: Services, opts: IngestOptions = {}): Promise<IndexRecord> {

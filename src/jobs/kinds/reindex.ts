@@ -6,11 +6,12 @@
 //   the end; unchanged stored records are copied without re-embedding; listings absent from the input are
 //   gone after the swap. Searches are answered by the old store until then; a cancel or failure discards
 //   the new store. Not resumable (a new store is begun again).
-// - stale: without an input, the stored records made by another vision or text model are re-embedded from
+// - stale: without an input, the stored records made by another vision or text model (or holding local
+//   features read before the current extraction rule, where it changes them) are re-embedded from
 //   their image URLs (fetched again through the guarded fetcher); records on another projection only are
 //   re-projected from their stored descriptors. With an input it is the same as incremental.
 import { AppError } from '../../errors.ts';
-import { writeRecords } from '../../index/methods/ingest.ts';
+import { hasOutdatedLocal, writeRecords } from '../../index/methods/ingest.ts';
 import { assignGroups } from '../../index/methods/group.ts';
 import type { IndexRecord } from '../../index/backend.ts';
 import type { ProductInput } from '../../schema/product.ts';
@@ -23,7 +24,7 @@ import type { JobContext } from './types.ts';
 export function isStale(r: IndexRecord, s: Services): boolean {
   const vision = r.images.length ? s.embedder.modelVersion : null;
   const text = s.textEmbedder?.modelVersion ?? null;
-  return r.product.modelVersion !== vision || (r.textModel ?? null) !== text;
+  return r.product.modelVersion !== vision || (r.textModel ?? null) !== text || hasOutdatedLocal(r);
 }
 
 /** The input a stored record was made from, as far as it can be rebuilt: its image URLs. */

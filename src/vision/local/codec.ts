@@ -1,9 +1,11 @@
 // Compact storage of a gallery image's local features next to its record: a 12-byte header, int16
 // fixed-point coordinates (1/16 px, exact because extraction rounds to that grid) and the raw
 // descriptors. 500 keypoints take 18,012 bytes. Version 2 appends the colour grid (2 bytes of size, then
-// RGB; about 3 KB); version 1 blobs still decode, without colour.
+// RGB; about 3 KB); version 1 blobs still decode, without colour. Byte 10 holds the extraction rule
+// (0 before the second, contrast-raised reading of sparse images).
 import { DESC_BYTES } from './hamming.ts';
 import { XY_SCALE, type LocalFeatures } from './features.ts';
+import { LOCAL_RULE, ORB_FEATURES } from './orb-core.mjs';
 
 const MAGIC = 0x464c; // "LF" little-endian
 const VERSION = 2;
@@ -19,7 +21,8 @@ export function encodeLocal(f: LocalFeatures): Buffer {
   b.writeUInt16LE(f.width, 4);
   b.writeUInt16LE(f.height, 6);
   b.writeUInt16LE(f.count, 8);
-  // bytes 10..11 reserved (zero)
+  b.writeUInt8(f.rule ?? 0, 10);
+  // byte 11 reserved (zero)
   let p = HEADER;
   for (let i = 0; i < 2 * f.count; i++, p += 2) b.writeInt16LE(Math.round(f.xy[i] * XY_SCALE), p);
   b.set(f.desc.subarray(0, f.count * DESC_BYTES), p);
@@ -41,6 +44,7 @@ export function decodeLocal(b: Uint8Array): LocalFeatures {
   const width = buf.readUInt16LE(4);
   const height = buf.readUInt16LE(6);
   const count = buf.readUInt16LE(8);
+  const rule = buf.readUInt8(10);
   const end = HEADER + count * (4 + DESC_BYTES);
   let colour: LocalFeatures['colour'];
   if (version >= 2 && buf.length > end) {
@@ -54,5 +58,19 @@ export function decodeLocal(b: Uint8Array): LocalFeatures {
   // copy: the descriptors must be 4-byte aligned for the Uint32 matcher and must not pin the record's buffer
   const desc = new Uint8Array(count * DESC_BYTES);
   desc.set(buf.subarray(p, p + count * DESC_BYTES));
-  return colour ? { width, height, count, xy, desc, colour } : { width, height, count, xy, desc };
+  const f: LocalFeatures = { width, height, count, xy, desc };
+  if (rule) f.rule = rule;
+  if (colour) f.colour = colour;
+  return f;
+}
+
+/**
+ * Whether stored features predate the current extraction rule where it matters: read with fewer than
+ * ORB_FEATURES keypoints (the images the rule reads again) before the rule existed. Reads the header only.
+ */
+export function isOutdatedLocal(b: Uint8Array): boolean {
+  if (b.byteLength < HEADER) return false;
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (buf.readUInt16LE(0) !== MAGIC) return false;
+  return buf.readUInt16LE(8) < ORB_FEATURES && buf.readUInt8(10) < LOCAL_RULE;
 }

@@ -20,6 +20,8 @@ export interface LocalFeatures {
   xy: Float32Array;
   /** 32·count: one 256-bit ORB descriptor per keypoint */
   desc: Uint8Array;
+  /** the extraction rule that made them (orb-core's LOCAL_RULE); absent on features stored before rule 1 */
+  rule?: number;
   /** coarse colours of the same frame (absent on features stored before v2, or extracted from greyscale) */
   colour?: ColourGrid;
 }

@@ -14,7 +14,7 @@ export {
   type LocalFeatures,
   type QueryFeatures,
 } from './features.ts';
-export { encodeLocal, decodeLocal } from './codec.ts';
+export { encodeLocal, decodeLocal, isOutdatedLocal } from './codec.ts';
 export { verifyLocal, verifyOne, isSameSource, SAME_SOURCE, STRICT_SAME_SOURCE, DEFAULT_VERIFY, type Verification, type VerifyOptions } from './verify.ts';
 export { loadOpenCv } from './orb-core.mjs';
 export { setOrbWorkers, orbWorkers, closeOrbPool } from './orb-pool.ts';
