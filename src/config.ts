@@ -7,7 +7,16 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 
 type Env = Record<string, string | undefined>;
 
+/** A count, size or port: a whole number ≥ 0 (a typo like `8.5` or `-1` stops the start with its name). */
 function int(env: Env, name: string, def: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number ≥ 0, got ${v}`);
+  return n;
+}
+/** A weight, cut-off or shrinkage: any finite number. */
+function num(env: Env, name: string, def: number): number {
   const v = env[name];
   if (v === undefined || v === '') return def;
   const n = Number(v);
@@ -80,17 +89,17 @@ export function loadConfig(env: Env = process.env): Config {
       // factory photo altered past recognition is still reached through its other resellers' copies
       groupMates: int(env, 'SEARCH_GROUP_MATES', 10),
       // raw GeM cosine cut-offs chosen by `npm run bench -- quality` on the Grocery val split
-      sameSourceThreshold: Number(env.SAME_SOURCE_THRESHOLD ?? 0.66),
-      substituteFloor: Number(env.SUBSTITUTE_FLOOR ?? 0.49),
+      sameSourceThreshold: num(env, 'SAME_SOURCE_THRESHOLD', 0.66),
+      substituteFloor: num(env, 'SUBSTITUTE_FLOOR', 0.49),
       exactBelow: int(env, 'EXACT_KNN_BELOW', 20_000),
       // a photo is also searched mirrored (one more model run, batched with the first, and one more kNN)
       mirrorQuery: env.SEARCH_MIRROR !== '0',
       // unproven candidates are ranked by look + this × text-on-product similarity (OCR 3-gram cosine):
       // 1.0 is the weight the first experiments chose on train+val (issue 4)
-      ocrWeight: int(env, 'SEARCH_OCR_WEIGHT', 1),
+      ocrWeight: num(env, 'SEARCH_OCR_WEIGHT', 1),
     },
     // shrinkage chosen on val by the quality bench (0.3 / 1 / 3 tried)
-    whitening: { shrink: Number(env.WHITEN_SHRINK ?? 1), maxSamples: int(env, 'WHITEN_MAX_SAMPLES', 512) },
+    whitening: { shrink: num(env, 'WHITEN_SHRINK', 1), maxSamples: int(env, 'WHITEN_MAX_SAMPLES', 512) },
     evidence: {
       local: env.EVIDENCE_LOCAL !== '0',
       // ORB runs on worker threads (opencv.js is synchronous WASM and would stall the event loop); 0: in-thread
@@ -109,9 +118,9 @@ export function loadConfig(env: Env = process.env): Config {
     text: { model: env.TEXT_MODEL || 'bge-small-zh-v1.5-q', threads: int(env, 'TEXT_THREADS', 1), prfDocs: int(env, 'TEXT_PRF_DOCS', 3),
       // text-vector cosine above which a semantic hit counts as a words match: keeps 95 % of the relevant
       // top-10 hits of the bilingual queries and drops half of the irrelevant ones (bge-small-zh-v1.5)
-      semanticFloor: Number(env.TEXT_SEMANTIC_FLOOR ?? 0.5),
+      semanticFloor: num(env, 'TEXT_SEMANTIC_FLOOR', 0.5),
       // ... or within this margin of the query's best semantic hit
-      semanticMargin: Number(env.TEXT_SEMANTIC_MARGIN ?? 0.08),
+      semanticMargin: num(env, 'TEXT_SEMANTIC_MARGIN', 0.08),
     },
     fetch: {
       timeoutMs: int(env, 'FETCH_TIMEOUT_MS', 5000),
