@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { closeServices, createServices, exitIfLocked } from './bootstrap.ts';
-import { loadConfig } from './config.ts';
+import { loadConfigOrExit } from './config.ts';
 import { commandJobId, JobManager, type JobState } from './jobs/manager.ts';
 import type { JobKind, JobSpec, ReindexMode } from './jobs/kinds/types.ts';
 
@@ -40,7 +40,7 @@ async function runJob(kind: JobKind, input: string | null, mode: ReindexMode | u
   if (o.fetchConcurrency) env.JOBS_FETCH_CONCURRENCY = o.fetchConcurrency;
   if (o.embedConcurrency) env.JOBS_EMBED_CONCURRENCY = o.embedConcurrency;
   if (o.window) env.JOBS_WINDOW = o.window;
-  const config = loadConfig(env);
+  const config = loadConfigOrExit(env);
   const s = await createServices(config, { log: (m) => console.error(m) }).catch(exitIfLocked);
   const manager = new JobManager(s);
   const spec: JobSpec = {
@@ -142,7 +142,7 @@ program
   .argument('[id]', 'a job id (default: list the jobs)')
   .description('show a job (or all jobs) of this data directory')
   .action((id: string | undefined) => {
-    const config = loadConfig();
+    const config = loadConfigOrExit();
     const dir = path.join(config.dataDir, 'jobs');
     const read = (j: string) => JSON.parse(fs.readFileSync(path.join(dir, j, 'state.json'), 'utf8')) as JobState;
     if (id) return console.log(JSON.stringify(read(id), null, 2));

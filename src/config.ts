@@ -7,12 +7,15 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 
 type Env = Record<string, string | undefined>;
 
+/** A setting with a value we cannot use; its message starts with the setting's name. */
+export class ConfigError extends Error {}
+
 /** A count, size or port: a whole number ≥ 0 (a typo like `8.5` or `-1` stops the start with its name). */
 function int(env: Env, name: string, def: number): number {
   const v = env[name];
   if (v === undefined || v === '') return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number ≥ 0, got ${v}`);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a whole number ≥ 0, got ${v}`);
   return n;
 }
 /** A weight, cut-off or shrinkage: any finite number. */
@@ -20,7 +23,7 @@ function num(env: Env, name: string, def: number): number {
   const v = env[name];
   if (v === undefined || v === '') return def;
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${v}`);
+  if (!Number.isFinite(n)) throw new ConfigError(`${name} must be a number, got ${v}`);
   return n;
 }
 function list(env: Env, name: string): string[] {
@@ -31,7 +34,7 @@ function list(env: Env, name: string): string[] {
 function scales(env: Env, name: string, dflt: number[]): number[] {
   const xs = list(env, name).map(Number);
   if (!xs.length) return dflt;
-  if (xs.length > 3 || xs.some((x) => !(x > 0 && x <= 8))) throw new Error(`${name} must be up to 3 numbers in (0, 8], e.g. 2,4`);
+  if (xs.length > 3 || xs.some((x) => !(x > 0 && x <= 8))) throw new ConfigError(`${name} must be up to 3 numbers in (0, 8], e.g. 2,4`);
   return xs;
 }
 
@@ -65,9 +68,9 @@ export interface Config {
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR ?? path.join(repoRoot, 'data'));
   const resize = (env.IMAGE_RESIZE ?? 'fill') as ResizeMode;
-  if (!['fill', 'cover', 'contain'].includes(resize)) throw new Error(`IMAGE_RESIZE must be fill|cover|contain`);
+  if (!['fill', 'cover', 'contain'].includes(resize)) throw new ConfigError(`IMAGE_RESIZE must be fill|cover|contain`);
   const backend = (env.SEARCH_BACKEND ?? 'embedded') as Config['backend'];
-  if (!['embedded', 'elasticsearch'].includes(backend)) throw new Error('SEARCH_BACKEND must be embedded|elasticsearch');
+  if (!['embedded', 'elasticsearch'].includes(backend)) throw new ConfigError('SEARCH_BACKEND must be embedded|elasticsearch');
   return {
     port: int(env, 'PORT', 8080),
     dataDir,
@@ -148,4 +151,15 @@ export function loadConfig(env: Env = process.env): Config {
       caFile: env.ES_CA_FILE,
     },
   };
+}
+
+/** loadConfig for the entry points: a bad setting ends the process with one line and exit code 2, no stack. */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`configuration: ${e.message}`);
+    process.exit(2);
+  }
 }

@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
 import { closeServices, createServices, exitIfLocked } from './bootstrap.ts';
-import { loadConfig } from './config.ts';
+import { loadConfigOrExit } from './config.ts';
 import { loadDemoCatalogue } from './demo/load.ts';
 import { loadDictionary } from './text/translate.ts';
 import { ensureWebBuilt } from './web/build.ts';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 fs.mkdirSync(config.dataDir, { recursive: true });
 if (!config.apiKeys.length) {
   // no key configured: make one for this data directory so that writes are never open by accident

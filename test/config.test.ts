@@ -1,7 +1,9 @@
 // Settings from the environment: counts must be whole numbers, weights any finite number, and a bad value
 // stops the start naming the setting instead of running with NaN or a fraction of a thread.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig, repoRoot } from '../src/config.ts';
 
 describe('configuration from the environment', () => {
   it('has defaults for everything', () => {
@@ -30,4 +32,18 @@ describe('configuration from the environment', () => {
     it(`refuses ${name}=${value}, naming it`, () => {
       expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name} must be`));
     });
+
+  it('the server and the CLI stop on a bad setting with one line and exit code 2, before touching the data directory', () => {
+    const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
+    for (const [args, env] of [
+      [['src/main.ts'], { PORT: '8.5' }],
+      [['src/cli.ts', 'status'], { JOBS_WINDOW: '-3' }],
+    ] as const) {
+      const r = spawnSync(tsx, [...args], { cwd: repoRoot, env: { ...process.env, ...env, DATA_DIR: '/nonexistent/never-created' }, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(2);
+      const [name] = Object.keys(env);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^configuration: ${name} must be a whole number`))]);
+    }
+  });
 });
+
