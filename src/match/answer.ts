@@ -166,10 +166,11 @@ function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
   if (sure.length) {
     const ids = new Set(sure.map(gid));
     const pool = cands.filter((c) => c.pSame! >= cut || ids.has(gid(c)));
-    const source = electSource(pool.map(toListing)).source.id;
-    const members = pool.filter((c) => c.pSame! >= Math.min(cut, LIKELY) || c.record.product.id === source);
+    const elected = electSource(pool.map(toListing));
+    const members = pool.filter((c) => c.pSame! >= Math.min(cut, LIKELY) || c.record.product.id === elected.source.id);
     members.forEach((c) => taken.add(c));
-    sameSource.push(judgedGroup(members, ids, 'same', o));
+    // the pool's source is among the members, so it is their source too: no second election
+    sameSource.push(judgedGroup(members, ids, 'same', o, elected));
   }
   for (const c of cands) {
     if (sameSource.length >= o.limit) break;
@@ -198,9 +199,14 @@ function unprovenRank(c: Candidate, o: AnswerOptions): number {
   return c.score + (o.ocrWeight ?? 0) * (t >= OCR_NOISE ? t : 0);
 }
 
-function judgedGroup(members: Candidate[], groupIds: Set<string>, verdict: 'same' | 'likely', o: AnswerOptions): SearchAnswer['sameSource'][number] {
+function judgedGroup(
+  members: Candidate[],
+  groupIds: Set<string>,
+  verdict: 'same' | 'likely',
+  o: AnswerOptions,
+  elected: ReturnType<typeof electSource> = electSource(members.map(toListing)),
+): SearchAnswer['sameSource'][number] {
   const listings = members.map(toListing);
-  const elected = electSource(listings);
   const source = elected.source;
   const best = members.reduce((a, b) => (b.pSame! > a.pSame! ? b : a));
   const ev = best.evidence!;
