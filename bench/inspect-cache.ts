@@ -9,7 +9,7 @@ import { repoRoot } from '../src/config.ts';
 import type { Services } from '../src/services.ts';
 import { inspectImage, type ImageInspection } from '../src/vision/inspect.ts';
 import { decodeLocal, encodeLocal } from '../src/vision/local/index.ts';
-import { decodeGrey, extractGrey, mirrorGrey } from '../src/vision/local/features.ts';
+import { extractLocal } from '../src/vision/local/features.ts';
 import { LOCAL_RULE, ORB_FEATURES } from '../src/vision/local/orb-core.mjs';
 
 /** Marks cache rows read under the current extraction rule. */
@@ -43,7 +43,7 @@ export async function inspectFiles(
       });
     }
   }
-  if (s.config.evidence.local) await rereadLowKeypoints(out, rows, file, log);
+  if (s.config.evidence.local) await rereadUnderRule(out, rows, file, log);
   const todo = [...new Set(files)].filter((f) => !out.has(f));
   if (todo.length) {
     const t0 = Date.now();
@@ -85,7 +85,7 @@ interface CachedRow {
  * them (fewer than ORB_FEATURES keypoints as they are or mirrored): the OCR text stays, so the caches do not
  * have to be rebuilt from scratch. The new row is appended and wins on the next load.
  */
-async function rereadLowKeypoints(out: Inspections, rows: Map<string, CachedRow>, file: string, log: (s: string) => void) {
+async function rereadUnderRule(out: Inspections, rows: Map<string, CachedRow>, file: string, log: (s: string) => void) {
   const stale = [...rows.values()].filter((r) => {
     if (r.lk === RULE_TAG || !r.n) return false;
     const l = out.get(r.f)!.local!;
@@ -98,11 +98,9 @@ async function rereadLowKeypoints(out: Inspections, rows: Map<string, CachedRow>
   await Promise.all(
     stale.map((r) =>
       q.add(async () => {
-        const grey = await decodeGrey(fs.readFileSync(r.f));
-        const normal = await extractGrey(grey);
-        const mirrored = r.m ? await extractGrey(mirrorGrey(grey)) : null;
+        const { normal, mirrored } = await extractLocal(fs.readFileSync(r.f));
         out.set(r.f, { ...out.get(r.f)!, local: { normal, mirrored } });
-        const row = { ...r, n: encodeLocal(normal).toString('base64'), m: mirrored ? encodeLocal(mirrored).toString('base64') : null, lk: RULE_TAG };
+        const row = { ...r, n: encodeLocal(normal).toString('base64'), m: encodeLocal(mirrored).toString('base64'), lk: RULE_TAG };
         fs.writeSync(fd, JSON.stringify(row) + '\n');
       }),
     ),

@@ -173,12 +173,15 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
       }
     }
   }
+  const candidateOf = (rec: IndexRecord): Candidate => {
+    const b = qvec ? bestImage(qvec, rec, qmirror) : { score: 0, sim: 0, idx: 0 };
+    const id = rec.product.id;
+    return { record: rec, score: b.score, similarity: b.sim, imageIdx: b.idx, textMatch: textIds.has(id), semanticMatch: meaningIds.has(id), phashDistance: minPhash(qhash, rec) };
+  };
   const cands: Candidate[] = [];
   for (const f of fused) {
     const rec = records.get(f.id);
-    if (!rec) continue;
-    const b = qvec ? bestImage(qvec, rec, qmirror) : { score: 0, sim: 0, idx: 0 };
-    cands.push({ record: rec, score: b.score, similarity: b.sim, imageIdx: b.idx, textMatch: textIds.has(f.id), semanticMatch: meaningIds.has(f.id), phashDistance: minPhash(qhash, rec) });
+    if (rec) cands.push(candidateOf(rec));
   }
   // image queries rank by the whitened score; words-only and hybrid keep the fused order
   if (e && !tokens.length && !shits) cands.sort((a, b) => b.score - a.score);
@@ -208,13 +211,7 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
       const ids = (await s.backend.groupMembers(groups, { k: s.config.search.groupMates, filters: input.filters })).filter((id) => !have.has(id));
       const mates = [...(await s.backend.getMany(ids)).values()];
       const mev = gatherEvidence(side, mates, cands.map((c) => c.record));
-      mates.forEach((rec, i) => {
-        const b = bestImage(qvec!, rec, qmirror);
-        cands.push({
-          record: rec, score: b.score, similarity: b.sim, imageIdx: b.idx, textMatch: textIds.has(rec.product.id), semanticMatch: meaningIds.has(rec.product.id),
-          phashDistance: minPhash(qhash, rec), evidence: mev[i], pSame: probabilityOf(s.evidence!, mev[i]),
-        });
-      });
+      mates.forEach((rec, i) => cands.push({ ...candidateOf(rec), evidence: mev[i], pSame: probabilityOf(s.evidence!, mev[i]) }));
     }
     cands.sort((a, b) => b.pSame! - a.pSame! || b.score - a.score);
     if (groups.length) groupSizes = await s.backend.groupSizes(groups);
