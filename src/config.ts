@@ -11,13 +11,15 @@ type Env = Record<string, string | undefined>;
 export class ConfigError extends Error {}
 
 /** A count, size or port: a whole number ≥ 0 (a typo like `8.5` or `-1` stops the start with its name). */
-function int(env: Env, name: string, def: number): number {
+function int(env: Env, name: string, def: number, min = 0): number {
   const v = env[name];
   if (v === undefined || v === '') return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a whole number ≥ 0, got ${v}`);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be a whole number ≥ ${min}, got ${v}`);
   return n;
 }
+/** A count, size or time that 0 would break (a queue of concurrency 0 never runs, a bulk of 0 never fills). */
+const count = (env: Env, name: string, def: number) => int(env, name, def, 1);
 /** A weight, cut-off or shrinkage: any finite number. */
 function num(env: Env, name: string, def: number): number {
   const v = env[name];
@@ -77,17 +79,17 @@ export function loadConfig(env: Env = process.env): Config {
     backend,
     apiKeys: list(env, 'API_KEYS'),
     searchRequiresKey: env.SEARCH_REQUIRES_KEY === '1',
-    image: { maxBytes: int(env, 'IMAGE_MAX_BYTES', 10 * 1024 * 1024), maxPixels: int(env, 'IMAGE_MAX_PIXELS', 50_000_000), resize },
+    image: { maxBytes: count(env, 'IMAGE_MAX_BYTES', 10 * 1024 * 1024), maxPixels: count(env, 'IMAGE_MAX_PIXELS', 50_000_000), resize },
     vision: {
-      threads: int(env, 'VISION_THREADS', 2),
-      inflight: int(env, 'VISION_INFLIGHT', 1),
-      maxBatch: int(env, 'VISION_MAX_BATCH', 2),
-      decodeConcurrency: int(env, 'DECODE_CONCURRENCY', 4),
+      threads: count(env, 'VISION_THREADS', 2),
+      inflight: count(env, 'VISION_INFLIGHT', 1),
+      maxBatch: count(env, 'VISION_MAX_BATCH', 2),
+      decodeConcurrency: count(env, 'DECODE_CONCURRENCY', 4),
       // the model on its own thread: onnxruntime-node's run blocks the thread that calls it
       worker: env.VISION_WORKER !== '0',
     },
     search: {
-      candidates: int(env, 'SEARCH_CANDIDATES', 50),
+      candidates: count(env, 'SEARCH_CANDIDATES', 50),
       // listings of the groups judged the same that the vector search missed, fetched in source order: a
       // factory photo altered past recognition is still reached through its other resellers' copies
       groupMates: int(env, 'SEARCH_GROUP_MATES', 10),
@@ -102,7 +104,7 @@ export function loadConfig(env: Env = process.env): Config {
       ocrWeight: num(env, 'SEARCH_OCR_WEIGHT', 1),
     },
     // shrinkage chosen on val by the quality bench (0.3 / 1 / 3 tried)
-    whitening: { shrink: num(env, 'WHITEN_SHRINK', 1), maxSamples: int(env, 'WHITEN_MAX_SAMPLES', 512) },
+    whitening: { shrink: num(env, 'WHITEN_SHRINK', 1), maxSamples: count(env, 'WHITEN_MAX_SAMPLES', 512) },
     evidence: {
       local: env.EVIDENCE_LOCAL !== '0',
       // ORB runs on worker threads (opencv.js is synchronous WASM and would stall the event loop); 0: in-thread
@@ -116,9 +118,9 @@ export function loadConfig(env: Env = process.env): Config {
       ocrScales: scales(env, 'OCR_SCALES', [2]),
       ocrIndexScales: scales(env, 'OCR_INDEX_SCALES', [2, 4]),
       // 2: a query's OCR sets its latency (A/B on 30 photos, 2026-12-03: query p50 454–477 → 392–394 ms)
-      ocrThreads: int(env, 'OCR_THREADS', 2),
+      ocrThreads: count(env, 'OCR_THREADS', 2),
     },
-    text: { model: env.TEXT_MODEL || 'bge-small-zh-v1.5-q', threads: int(env, 'TEXT_THREADS', 1), prfDocs: int(env, 'TEXT_PRF_DOCS', 3),
+    text: { model: env.TEXT_MODEL || 'bge-small-zh-v1.5-q', threads: count(env, 'TEXT_THREADS', 1), prfDocs: int(env, 'TEXT_PRF_DOCS', 3),
       // text-vector cosine above which a semantic hit counts as a words match: keeps 95 % of the relevant
       // top-10 hits of the bilingual queries and drops half of the irrelevant ones (bge-small-zh-v1.5)
       semanticFloor: num(env, 'TEXT_SEMANTIC_FLOOR', 0.5),
@@ -126,20 +128,20 @@ export function loadConfig(env: Env = process.env): Config {
       semanticMargin: num(env, 'TEXT_SEMANTIC_MARGIN', 0.08),
     },
     fetch: {
-      timeoutMs: int(env, 'FETCH_TIMEOUT_MS', 5000),
-      maxBytes: int(env, 'FETCH_MAX_BYTES', 5 * 1024 * 1024),
+      timeoutMs: count(env, 'FETCH_TIMEOUT_MS', 5000),
+      maxBytes: count(env, 'FETCH_MAX_BYTES', 5 * 1024 * 1024),
       maxRedirects: int(env, 'FETCH_MAX_REDIRECTS', 3),
       allowHosts: list(env, 'FETCH_ALLOW_HOSTS'),
     },
     // defaults chosen by `npm run bench -- jobs` (README, Batch jobs)
     jobs: {
-      fetchConcurrency: int(env, 'JOBS_FETCH_CONCURRENCY', 8),
-      embedConcurrency: int(env, 'JOBS_EMBED_CONCURRENCY', 16),
-      ocrConcurrency: int(env, 'JOBS_OCR_CONCURRENCY', 2),
-      batchSize: int(env, 'JOBS_BATCH_SIZE', 64),
-      window: int(env, 'JOBS_WINDOW', 128),
-      concurrentJobs: int(env, 'JOBS_CONCURRENT', 1),
-      feedMaxBytes: int(env, 'JOBS_FEED_MAX_BYTES', 50 * 1024 * 1024),
+      fetchConcurrency: count(env, 'JOBS_FETCH_CONCURRENCY', 8),
+      embedConcurrency: count(env, 'JOBS_EMBED_CONCURRENCY', 16),
+      ocrConcurrency: count(env, 'JOBS_OCR_CONCURRENCY', 2),
+      batchSize: count(env, 'JOBS_BATCH_SIZE', 64),
+      window: count(env, 'JOBS_WINDOW', 128),
+      concurrentJobs: count(env, 'JOBS_CONCURRENT', 1),
+      feedMaxBytes: count(env, 'JOBS_FEED_MAX_BYTES', 50 * 1024 * 1024),
     },
     explicit: ['SAME_SOURCE_THRESHOLD', 'SUBSTITUTE_FLOOR', 'WHITEN_SHRINK'].filter((k) => env[k] !== undefined && env[k] !== ''),
     es: {

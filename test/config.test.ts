@@ -28,20 +28,36 @@ describe('configuration from the environment', () => {
     ['VISION_THREADS', '1e400'],
     ['SUBSTITUTE_FLOOR', 'abc'],
     ['SEARCH_OCR_WEIGHT', 'NaN'],
+    // counts that 0 would break: a queue of concurrency 0 never runs, a bulk of 0 records never fills
+    ['JOBS_BATCH_SIZE', '0'],
+    ['JOBS_FETCH_CONCURRENCY', '0'],
+    ['JOBS_WINDOW', '0'],
+    ['VISION_THREADS', '0'],
+    ['FETCH_TIMEOUT_MS', '0'],
   ] as const)
     it(`refuses ${name}=${value}, naming it`, () => {
       expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name} must be`));
     });
 
+  it('takes 0 where it means something: any free port, no group mates, no redirects, ORB on the calling thread', () => {
+    const c = loadConfig({ PORT: '0', SEARCH_GROUP_MATES: '0', FETCH_MAX_REDIRECTS: '0', EVIDENCE_LOCAL_WORKERS: '0', EXACT_KNN_BELOW: '0' });
+    expect(c.port).toBe(0);
+    expect(c.search).toMatchObject({ groupMates: 0, exactBelow: 0 });
+    expect(c.fetch.maxRedirects).toBe(0);
+    expect(c.evidence.localWorkers).toBe(0);
+    expect(() => loadConfig({ JOBS_BATCH_SIZE: '0' })).toThrow('JOBS_BATCH_SIZE must be a whole number ≥ 1, got 0');
+  });
+
   it('the server and the CLI stop on a bad setting with one line and exit code 2, before touching the data directory', () => {
     const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
-    for (const [args, env] of [
-      [['src/main.ts'], { PORT: '8.5' }],
-      [['src/cli.ts', 'status'], { JOBS_WINDOW: '-3' }],
+    for (const [args, env, name] of [
+      [['src/main.ts'], { PORT: '8.5' }, 'PORT'],
+      [['src/cli.ts', 'status'], { JOBS_WINDOW: '-3' }, 'JOBS_WINDOW'],
+      // the CLI's own flags are settings too (an existing input, so that the setting is what stops it)
+      [['src/cli.ts', 'index', 'package.json', '--batch-size', '0'], {}, 'JOBS_BATCH_SIZE'],
     ] as const) {
       const r = spawnSync(tsx, [...args], { cwd: repoRoot, env: { ...process.env, ...env, DATA_DIR: '/nonexistent/never-created' }, encoding: 'utf8', timeout: 60_000 });
       expect(r.status, r.stderr).toBe(2);
-      const [name] = Object.keys(env);
       expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^configuration: ${name} must be a whole number`))]);
     }
   });
