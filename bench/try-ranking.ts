@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { createServices } from '../src/bootstrap.ts';
 import { loadConfig } from '../src/config.ts';
-import { probabilityOf } from '../src/match/evidence.ts';
+import { featureVector, probabilityOf } from '../src/match/evidence.ts';
 import { searchEmbedded } from '../src/match/search.ts';
 import { NgramIdf, cosine, ngrams } from '../src/text/ngram.ts';
 import { dot } from '../src/vision/pooling.ts';
@@ -60,7 +60,7 @@ for (const [name, items] of [['catalogue only', catalogue], ['catalogue + train'
       for (const im of r.images) for (const v of qm ? [qa, qm] : [qa]) best = Math.max(best, dot(v, im.vector));
       return +best.toFixed(4);
     };
-    const cands = judged.map(({ hit, rec: r, ev }) => ({ fine: g.byId.get(r.product.id)!.fine, score: +hit.score.toFixed(4), ocr: ev.ocrSim === null ? null : +ev.ocrSim.toFixed(4), t: +(tOf.get(r.product.id) ?? 0).toFixed(4), p: +probabilityOf(s.evidence!, ev).toFixed(4), inl: ev.inliers }));
+    const cands = judged.map(({ hit, rec: r, ev }) => ({ fine: g.byId.get(r.product.id)!.fine, score: +hit.score.toFixed(4), ocr: ev.ocrSim === null ? null : +ev.ocrSim.toFixed(4), t: +(tOf.get(r.product.id) ?? 0).toFixed(4), p: +probabilityOf(s.evidence!, ev).toFixed(4), inl: ev.inliers, x: featureVector(ev).map((v) => +v.toFixed(4)) }));
     const text = [...tOf].filter(([, t]) => t > 0).sort((x, y) => y[1] - x[1]).slice(0, K).map(([id, t]) => ({ fine: g.byId.get(id)!.fine, t: +t.toFixed(4), score: look(id) }));
     fs.appendFileSync(out, JSON.stringify({ gallery: name, q: q.sample.path, fine: q.sample.fineId, packaged: q.packaged, ranked: ranked.slice(0, 10), cands, text, ocrLen: (i?.ocrText ?? '').length }) + '\n');
     if (++n % 500 === 0) log(`${name}: ${n}/${gro[split].length}`);

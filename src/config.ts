@@ -50,7 +50,7 @@ export interface Config {
   searchRequiresKey: boolean;
   image: { maxBytes: number; maxPixels: number; resize: ResizeMode };
   vision: { threads: number; inflight: number; maxBatch: number; decodeConcurrency: number; worker: boolean };
-  search: { candidates: number; groupMates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number; mirrorQuery: boolean; ocrWeight: number };
+  search: { candidates: number; groupMates: number; sameSourceThreshold: number; substituteFloor: number; exactBelow: number; mirrorQuery: boolean; ocrWeight: number; localWeight: number };
   whitening: { shrink: number; maxSamples: number };
   /** same-source evidence: local features and OCR, read at index and query time */
   evidence: { local: boolean; localWorkers: number; indexMirror: boolean; ocr: boolean; ocrScales: number[]; ocrIndexScales: number[]; ocrThreads: number };
@@ -102,6 +102,9 @@ export function loadConfig(env: Env = process.env): Config {
       // unproven candidates are ranked by look + this × text-on-product similarity (OCR 3-gram cosine):
       // 1.0 is the weight the first experiments chose on train+val (issue 4)
       ocrWeight: num(env, 'SEARCH_OCR_WEIGHT', 1),
+      // … + this × ln(1 + RANSAC inliers): details that line up count even below the proof of "same product".
+      // 0.1 chosen on the Grocery val split (0 to 0.5 tried, both galleries; bench/try-ranking.ts)
+      localWeight: num(env, 'SEARCH_LOCAL_WEIGHT', 0.1),
     },
     // shrinkage chosen on val by the quality bench (0.3 / 1 / 3 tried)
     whitening: { shrink: num(env, 'WHITEN_SHRINK', 1), maxSamples: count(env, 'WHITEN_MAX_SAMPLES', 512) },

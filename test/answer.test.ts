@@ -98,6 +98,24 @@ describe('buildAnswer', () => {
     expect(ids(gap / 0.65 - 0.01)).toEqual(['closer-look', 'same-text']);
   });
 
+  it('unproven candidates with details that line up rank above a closer look without them, by the weight given', () => {
+    const q = unit(40);
+    const closerLook = cand('closer-look', unit(41, q, 0.5), q);
+    const aligned = cand('aligned', unit(42, q, 0.9), q);
+    expect(closerLook.score).toBeGreaterThan(aligned.score);
+    for (const [c, inliers] of [[closerLook, 0], [aligned, 12]] as const) {
+      c.pSame = 0.001;
+      c.evidence = { cosine: c.similarity, imageIdx: 0, matches: inliers, inliers, span: 0.02, mirrored: false, colour: null, ocrSim: null, titleSim: null, sameSupplier: false, phashDistance: null };
+    }
+    const judged = { ...OPTS, substituteFloor: -1, evidenceCut: 0.7, ocrWeight: 1 };
+    const ids = (w: number) => buildAnswer([closerLook, aligned], { ...judged, localWeight: w }).substitutes.map((x) => x.listing.id);
+    expect(ids(0)).toEqual(['closer-look', 'aligned']);
+    // ln(1 + 12) × weight must outweigh the gap in look
+    const gap = closerLook.score - aligned.score;
+    expect(ids(gap / Math.log(13) + 0.01)).toEqual(['aligned', 'closer-look']);
+    expect(ids(gap / Math.log(13) - 0.01)).toEqual(['closer-look', 'aligned']);
+  });
+
   it('index-time group mates join the same group unless their own evidence says they are more likely another product', () => {
     const q = unit(50);
     const ev = (c: Candidate, p: number, group: string) => {

@@ -42,6 +42,8 @@ export interface AnswerOptions {
   groupSizes?: Map<string, number>;
   /** weight of the text-on-product similarity beside the look when ranking unproven candidates (0: look only) */
   ocrWeight?: number;
+  /** weight of ln(1 + RANSAC inliers) in that order (0: none) */
+  localWeight?: number;
 }
 
 export function toListing(c: Candidate): ListingT {
@@ -193,10 +195,15 @@ function buildJudged(cands: Candidate[], o: AnswerOptions): Built {
  */
 const OCR_NOISE = 0.1;
 
-/** Order of candidates nothing proves the same: the look, plus the text printed on the product when it reads alike. */
+/**
+ * Order of candidates nothing proves the same: the look, plus the text printed on the product when it reads
+ * alike, plus the details that line up geometrically. Too few inliers to prove the same product still tell a
+ * pack from a look-alike of another kind: a phone photo of a pack aligns a handful of details with the
+ * pack's studio image, and a sibling flavour more than an unrelated product.
+ */
 function unprovenRank(c: Candidate, o: AnswerOptions): number {
   const t = c.evidence?.ocrSim ?? 0;
-  return c.score + (o.ocrWeight ?? 0) * (t >= OCR_NOISE ? t : 0);
+  return c.score + (o.ocrWeight ?? 0) * (t >= OCR_NOISE ? t : 0) + (o.localWeight ?? 0) * Math.log1p(c.evidence?.inliers ?? 0);
 }
 
 function judgedGroup(

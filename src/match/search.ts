@@ -227,7 +227,7 @@ export async function searchEmbedded(s: Services, input: Omit<SearchInput, 'imag
     sort: input.sort,
     calibration: s.calibration?.points ?? null,
     electionThreshold: Math.max(s.config.search.sameSourceThreshold, similarityAt(s.calibration?.points ?? null, 0.5, 0.9)),
-    ...(e && s.evidence ? { evidenceCut: s.evidence.sameSourceCut, groupSizes, ocrWeight: s.config.search.ocrWeight } : {}),
+    ...(e && s.evidence ? { evidenceCut: s.evidence.sameSourceCut, groupSizes, ocrWeight: s.config.search.ocrWeight, localWeight: s.config.search.localWeight } : {}),
   });
   if (input.referenceFrom === 'link' && answer.referencePrice?.from === 'request') {
     answer.referencePrice = { ...answer.referencePrice, from: 'link' };
