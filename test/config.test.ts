@@ -9,13 +9,13 @@ describe('configuration from the environment', () => {
   it('has defaults for everything', () => {
     const c = loadConfig({});
     expect(c.port).toBe(8080);
-    expect(c.search).toMatchObject({ candidates: 50, groupMates: 10, ocrWeight: 1 });
+    expect(c.search).toMatchObject({ candidates: 50, groupMates: 10, ocrWeight: 1, localWeight: 0.1 });
     expect(c.explicit).toEqual([]);
   });
 
   it('takes whole numbers for counts and fractions for weights', () => {
-    const c = loadConfig({ SEARCH_CANDIDATES: '100', SEARCH_GROUP_MATES: '0', SEARCH_OCR_WEIGHT: '0.5', SUBSTITUTE_FLOOR: '0.4', WHITEN_SHRINK: '3', TEXT_SEMANTIC_FLOOR: '' });
-    expect(c.search).toMatchObject({ candidates: 100, groupMates: 0, ocrWeight: 0.5, substituteFloor: 0.4 });
+    const c = loadConfig({ SEARCH_CANDIDATES: '100', SEARCH_GROUP_MATES: '0', SEARCH_OCR_WEIGHT: '0.5', SEARCH_LOCAL_WEIGHT: '0', SUBSTITUTE_FLOOR: '0.4', WHITEN_SHRINK: '3', TEXT_SEMANTIC_FLOOR: '' });
+    expect(c.search).toMatchObject({ candidates: 100, groupMates: 0, ocrWeight: 0.5, localWeight: 0, substituteFloor: 0.4 });
     expect(c.whitening.shrink).toBe(3);
     expect(c.text.semanticFloor).toBe(0.5); // empty = not set
     expect(c.explicit).toEqual(['SUBSTITUTE_FLOOR', 'WHITEN_SHRINK']);
