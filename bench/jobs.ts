@@ -46,7 +46,7 @@ async function feedFile(n: number): Promise<string> {
  * alone: VmHWM from /proc), on a fresh embedded data directory. The rate is over the job's own run
  * (startedAt → finishedAt, the models already loaded).
  */
-async function runJob(input: string, ocr: boolean, log: (l: string) => void, label: string, env: Record<string, string> = {}): Promise<{ st: JobState; wallS: number; peak: number }> {
+async function runJob(input: string, ocr: boolean, log: (l: string) => void, label: string, env: Record<string, string> = {}): Promise<{ st: JobState; wallS: number; peak: number; cpuMsPerItem: number | null }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sourcing-bench-jobs-'));
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'index', input, '--job', 'bench', ocr ? '--ocr' : '--no-ocr'], {
     cwd: repoRoot,
@@ -57,10 +57,26 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   let peak = 0;
+  // the job's CPU time per item, all threads: from the first progress line (models loaded, job running) to
+  // the last sample; /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks of 10 ms
+  let cpu0: { ticks: number; processed: number } | null = null;
+  let cpu1: { ticks: number; processed: number } | null = null;
+  const processedNow = () => {
+    const m = [...out.matchAll(/progress: (\d+)\//g)].pop();
+    return m ? Number(m[1]) : null;
+  };
   const hwm = () => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
       if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+      const stat = fs.readFileSync(`/proc/${proc.pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(f[11]) + Number(f[12]);
+      const processed = processedNow();
+      if (processed !== null) {
+        cpu0 ??= { ticks, processed };
+        cpu1 = { ticks, processed };
+      }
     } catch {
       // exited
     }
@@ -81,7 +97,9 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
   const st = JSON.parse(fs.readFileSync(path.join(dataDir, 'jobs', 'bench', 'state.json'), 'utf8')) as JobState;
   const wallS = (Date.parse(st.finishedAt!) - Date.parse(st.startedAt!)) / 1000;
   fs.rmSync(dataDir, { recursive: true, force: true });
-  return { st, wallS, peak };
+  const c0 = cpu0 as { ticks: number; processed: number } | null, c1 = cpu1 as { ticks: number; processed: number } | null;
+  const cpuMsPerItem = c0 && c1 && c1.processed > c0.processed ? ((c1.ticks - c0.ticks) * 10) / (c1.processed - c0.processed) : null;
+  return { st, wallS, peak, cpuMsPerItem };
 }
 
 export async function benchJobs(config: Config, log: (l: string) => void): Promise<JobsReport> {
@@ -131,7 +149,13 @@ export async function benchJobs(config: Config, log: (l: string) => void): Promi
   const stageShare = Object.fromEntries(Object.entries(main.st.stageMs).map(([k, v]) => [k, v / Math.max(1, total)]));
   log(`  load average now ${os.loadavg()[0].toFixed(2)}`);
   log(`  job ${main.st.status}: ${p.done} done, ${p.skipped} skipped, ${p.failed} failed in ${main.wallS.toFixed(0)} s (after the models loaded)`);
+  // what the CPU allows: a job that needs X ms of CPU per listing cannot run faster than cores × 1000 / X
+  // listings a second, whatever its stages' concurrency
+  const cores = os.cpus().length;
+  const cpuLine = (cpuMs: number | null) =>
+    cpuMs === null ? 'CPU per listing not measured' : `${cpuMs.toFixed(1)} ms of CPU per listing against ${row.cpuMsPerImg.toFixed(1)} per image for the pipeline → at most ${((cores * 1000) / cpuMs).toFixed(1)} listings/s on ${cores} cores, ratio ≤ ${((cores * 1000) / cpuMs / row.endToEndImgPerS).toFixed(2)}`;
   log(`  end to end ${itemsPerS.toFixed(1)} items/s · image pipeline ${row.endToEndImgPerS.toFixed(1)} img/s → ratio ${(itemsPerS / row.endToEndImgPerS).toFixed(2)} (goal ≥ 0.8) · peak RSS ${(main.peak / 2 ** 20).toFixed(0)} MB (goal < 1024)`);
+  log(`  ${cpuLine(main.cpuMsPerItem)}`);
   log(`  busy time by stage (overlapping; share of the sum): ${Object.entries(main.st.stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s (${((100 * v) / Math.max(1, total)).toFixed(0)}%)`).join(' · ')}`);
 
   if (config.evidence.local && process.env.BENCH_JOBS_NO_LOCAL !== '0') {
@@ -140,6 +164,7 @@ export async function benchJobs(config: Config, log: (l: string) => void): Promi
     const rate = r.st.progress.processed / r.wallS;
     const sum = Object.values(r.st.stageMs).reduce((a, b) => a + b, 0);
     log(`  without local features (EVIDENCE_LOCAL=0): ${rate.toFixed(1)} items/s → ratio ${(rate / row.endToEndImgPerS).toFixed(2)} · peak RSS ${(r.peak / 2 ** 20).toFixed(0)} MB · busy: ${Object.entries(r.st.stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s (${((100 * v) / Math.max(1, sum)).toFixed(0)}%)`).join(' · ')}`);
+    log(`  without local features: ${cpuLine(r.cpuMsPerItem)}`);
   }
 
   let ocr: JobsReport['ocr'] = null;
