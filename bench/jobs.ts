@@ -59,8 +59,10 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
   let peak = 0;
   // the job's CPU time per item, all threads: from the first progress line (models loaded, job running) to
   // the last sample; /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks of 10 ms
-  let cpu0: { ticks: number; processed: number } | null = null;
-  let cpu1: { ticks: number; processed: number } | null = null;
+  type CpuSample = { ticks: number; processed: number };
+  // widened on purpose: they are set inside the sampler's closure, which narrowing does not follow
+  let cpu0 = null as CpuSample | null;
+  let cpu1 = null as CpuSample | null;
   const processedNow = () => {
     const m = [...out.matchAll(/progress: (\d+)\//g)].pop();
     return m ? Number(m[1]) : null;
@@ -97,8 +99,7 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
   const st = JSON.parse(fs.readFileSync(path.join(dataDir, 'jobs', 'bench', 'state.json'), 'utf8')) as JobState;
   const wallS = (Date.parse(st.finishedAt!) - Date.parse(st.startedAt!)) / 1000;
   fs.rmSync(dataDir, { recursive: true, force: true });
-  const c0 = cpu0 as { ticks: number; processed: number } | null, c1 = cpu1 as { ticks: number; processed: number } | null;
-  const cpuMsPerItem = c0 && c1 && c1.processed > c0.processed ? ((c1.ticks - c0.ticks) * 10) / (c1.processed - c0.processed) : null;
+  const cpuMsPerItem = cpu0 && cpu1 && cpu1.processed > cpu0.processed ? ((cpu1.ticks - cpu0.ticks) * 10) / (cpu1.processed - cpu0.processed) : null;
   return { st, wallS, peak, cpuMsPerItem };
 }
 

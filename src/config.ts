@@ -10,7 +10,7 @@ type Env = Record<string, string | undefined>;
 /** A setting with a value we cannot use; its message starts with the setting's name. */
 export class ConfigError extends Error {}
 
-/** A count, size or port: a whole number ≥ 0 (a typo like `8.5` or `-1` stops the start with its name). */
+/** A count, size or port: a whole number ≥ min, 0 by default (a typo like `8.5` or `-1` stops the start with its name). */
 function int(env: Env, name: string, def: number, min = 0): number {
   const v = env[name];
   if (v === undefined || v === '') return def;
