@@ -54,8 +54,20 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
+  // the newest progress line and its count, taken as output arrives (not by re-reading all of it)
+  let lastLine: string | null = null;
+  let processed: number | null = null;
+  const onData = (d: Buffer) => {
+    out += d;
+    const tail = out.slice(-1000);
+    const at = tail.lastIndexOf('progress: ');
+    if (at < 0) return;
+    const line = tail.slice(at).split('\n')[0];
+    const m = /^progress: (\d+)\//.exec(line);
+    if (m) (lastLine = line), (processed = Number(m[1]));
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
   let peak = 0;
   // the job's CPU time per item, all threads: from the first progress line (models loaded, job running) to
   // the last sample; /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks of 10 ms
@@ -63,10 +75,6 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
   // widened on purpose: they are set inside the sampler's closure, which narrowing does not follow
   let cpu0 = null as CpuSample | null;
   let cpu1 = null as CpuSample | null;
-  const processedNow = () => {
-    const m = [...out.matchAll(/progress: (\d+)\//g)].pop();
-    return m ? Number(m[1]) : null;
-  };
   const hwm = () => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
@@ -74,7 +82,6 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
       const stat = fs.readFileSync(`/proc/${proc.pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ticks = Number(f[11]) + Number(f[12]);
-      const processed = processedNow();
       if (processed !== null) {
         cpu0 ??= { ticks, processed };
         cpu1 = { ticks, processed };
@@ -86,10 +93,9 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
   const sampler = setInterval(hwm, 200);
   let last = 0;
   const progress = setInterval(() => {
-    const lines = out.split('\n').filter((l) => l.startsWith('progress:'));
-    if (lines.length && Date.now() - last > 30_000) {
+    if (lastLine && Date.now() - last > 30_000) {
       last = Date.now();
-      log(`  ${label}: ${lines[lines.length - 1]} · peak rss so far ${(peak / 2 ** 20).toFixed(0)} MB`);
+      log(`  ${label}: ${lastLine} · peak rss so far ${(peak / 2 ** 20).toFixed(0)} MB`);
     }
   }, 1000);
   const code = await new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));

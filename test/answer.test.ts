@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { IndexRecord } from '../src/index/backend.ts';
 import { buildAnswer, type AnswerOptions, type Candidate } from '../src/match/answer.ts';
 import { electSource } from '../src/match/elect.ts';
+import type { PairEvidence } from '../src/match/evidence.ts';
 
 function unit(seed: number, base?: Float32Array, noise = 0): Float32Array {
   let x = seed;
@@ -35,6 +36,13 @@ function cand(id: string, desc: Float32Array, query: Float32Array, extra: { fact
   };
   const sim = dot(query, desc);
   return { record, score: sim, similarity: sim, imageIdx: 0, textMatch: false, phashDistance: null };
+}
+
+/** Judged evidence for a candidate: nothing but what a test sets (P(same), text on the product, inliers). */
+function judge(c: Candidate, pSame: number, e: Partial<PairEvidence> = {}): Candidate {
+  c.pSame = pSame;
+  c.evidence = { cosine: c.similarity, imageIdx: 0, matches: 0, inliers: 0, span: 0, mirrored: false, colour: null, ocrSim: null, titleSim: null, sameSupplier: false, phashDistance: null, ...e };
+  return c;
 }
 
 const OPTS: AnswerOptions = { limit: 10, sameSourceThreshold: 0.6, substituteFloor: 0.1, cheaperOnly: false, sort: 'similarity', calibration: null, electionThreshold: 0.95 };
@@ -85,10 +93,7 @@ describe('buildAnswer', () => {
     const closerLook = cand('closer-look', unit(31, q, 0.5), q);
     const sameText = cand('same-text', unit(32, q, 0.9), q);
     expect(closerLook.score).toBeGreaterThan(sameText.score);
-    for (const [c, ocrSim] of [[closerLook, 0.15], [sameText, 0.8]] as const) {
-      c.pSame = 0.001;
-      c.evidence = { cosine: c.similarity, imageIdx: 0, matches: 0, inliers: 0, span: 0, mirrored: false, colour: null, ocrSim, titleSim: null, sameSupplier: false, phashDistance: null };
-    }
+    for (const [c, ocrSim] of [[closerLook, 0.15], [sameText, 0.8]] as const) judge(c, 0.001, { ocrSim });
     const judged = { ...OPTS, substituteFloor: -1, evidenceCut: 0.7 };
     const ids = (w: number) => buildAnswer([closerLook, sameText], { ...judged, ocrWeight: w }).substitutes.map((x) => x.listing.id);
     expect(ids(0)).toEqual(['closer-look', 'same-text']);
@@ -103,10 +108,7 @@ describe('buildAnswer', () => {
     const closerLook = cand('closer-look', unit(41, q, 0.5), q);
     const aligned = cand('aligned', unit(42, q, 0.9), q);
     expect(closerLook.score).toBeGreaterThan(aligned.score);
-    for (const [c, inliers] of [[closerLook, 0], [aligned, 12]] as const) {
-      c.pSame = 0.001;
-      c.evidence = { cosine: c.similarity, imageIdx: 0, matches: inliers, inliers, span: 0.02, mirrored: false, colour: null, ocrSim: null, titleSim: null, sameSupplier: false, phashDistance: null };
-    }
+    for (const [c, inliers] of [[closerLook, 0], [aligned, 12]] as const) judge(c, 0.001, { matches: inliers, inliers, span: 0.02 });
     const judged = { ...OPTS, substituteFloor: -1, evidenceCut: 0.7, ocrWeight: 1 };
     const ids = (w: number) => buildAnswer([closerLook, aligned], { ...judged, localWeight: w }).substitutes.map((x) => x.listing.id);
     expect(ids(0)).toEqual(['closer-look', 'aligned']);
@@ -119,10 +121,8 @@ describe('buildAnswer', () => {
   it('index-time group mates join the same group unless their own evidence says they are more likely another product', () => {
     const q = unit(50);
     const ev = (c: Candidate, p: number, group: string) => {
-      c.pSame = p;
       c.record.extras = { ocrText: '', local: [], sourceGroupId: group };
-      c.evidence = { cosine: c.similarity, imageIdx: 0, matches: 0, inliers: 0, span: 0, mirrored: false, colour: null, ocrSim: null, titleSim: null, sameSupplier: false, phashDistance: null };
-      return c;
+      return judge(c, p);
     };
     const cands = [
       ev(cand('sure', unit(51, q, 0.2), q, { factory: true }), 0.95, 'G'),
@@ -161,10 +161,7 @@ describe('buildAnswer', () => {
     const lookAlike2 = cand('look-alike-2', unit(42, q, 0.6), q, { category: ['Dairy', 'Milk'] });
     const product = cand('product', unit(43, q, 0.9), q, { category: ['Drinks', 'Juice'] });
     expect(lookAlike.score).toBeGreaterThan(product.score);
-    for (const [c, ocrSim] of [[lookAlike, 0], [lookAlike2, 0], [product, 0.9]] as const) {
-      c.pSame = 0.001;
-      c.evidence = { cosine: c.similarity, imageIdx: 0, matches: 0, inliers: 0, span: 0, mirrored: false, colour: null, ocrSim, titleSim: null, sameSupplier: false, phashDistance: null };
-    }
+    for (const [c, ocrSim] of [[lookAlike, 0], [lookAlike2, 0], [product, 0.9]] as const) judge(c, 0.001, { ocrSim });
     const judged = { ...OPTS, substituteFloor: -1, evidenceCut: 0.7 };
     const ids = (w: number) => buildAnswer([lookAlike, lookAlike2, product], { ...judged, ocrWeight: w }).substitutes.map((x) => x.listing.id);
     expect(ids(0)).toEqual(['look-alike', 'look-alike-2', 'product']);
