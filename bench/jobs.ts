@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { repoRoot, type Config } from '../src/config.ts';
 import { readSplit } from '../src/demo/grocery.ts';
 import type { JobState } from '../src/jobs/manager.ts';
@@ -70,7 +70,7 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
   proc.stderr!.on('data', onData);
   let peak = 0;
   // the job's CPU time per item, all threads: from the first progress line (models loaded, job running) to
-  // the last sample; /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks of 10 ms
+  // the last sample; /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks (USER_HZ, read once)
   type CpuSample = { ticks: number; processed: number };
   // widened on purpose: they are set inside the sampler's closure, which narrowing does not follow
   let cpu0 = null as CpuSample | null;
@@ -105,7 +105,7 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
   const st = JSON.parse(fs.readFileSync(path.join(dataDir, 'jobs', 'bench', 'state.json'), 'utf8')) as JobState;
   const wallS = (Date.parse(st.finishedAt!) - Date.parse(st.startedAt!)) / 1000;
   fs.rmSync(dataDir, { recursive: true, force: true });
-  const cpuMsPerItem = cpu0 && cpu1 && cpu1.processed > cpu0.processed ? ((cpu1.ticks - cpu0.ticks) * 10) / (cpu1.processed - cpu0.processed) : null;
+  const cpuMsPerItem = cpu0 && cpu1 && cpu1.processed > cpu0.processed ? ((cpu1.ticks - cpu0.ticks) * msPerTick()) / (cpu1.processed - cpu0.processed) : null;
   return { st, wallS, peak, cpuMsPerItem };
 }
 
@@ -183,4 +183,19 @@ export async function benchJobs(config: Config, log: (l: string) => void): Promi
     log(`  with OCR on (${ocr.n} listings): ${ocr.itemsPerS.toFixed(2)} items/s, peak RSS ${(r.peak / 2 ** 20).toFixed(0)} MB; busy: ${Object.entries(r.st.stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s`).join(' · ')}`);
   }
   return { n, itemsPerS, pipelineImgPerS: row.endToEndImgPerS, ratio: itemsPerS / row.endToEndImgPerS, peakRssMb: main.peak / 2 ** 20, stageShare, ocr };
+}
+
+let tickMs: number | null = null;
+/** Milliseconds per clock tick of /proc/<pid>/stat: 1000 / USER_HZ (100 on common Linux builds). */
+function msPerTick(): number {
+  if (tickMs === null) {
+    let hz = 100;
+    try {
+      hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      // no getconf: keep Linux's usual 100
+    }
+    tickMs = 1000 / hz;
+  }
+  return tickMs;
 }
