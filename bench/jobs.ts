@@ -58,7 +58,8 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
   let lastLine: string | null = null;
   let processed: number | null = null;
   const onData = (d: Buffer) => {
-    out += d;
+    // only the tail is ever read (here, and in the error on a failed exit): keep that much
+    out = (out + d).slice(-4000);
     const tail = out.slice(-1000);
     const at = tail.lastIndexOf('progress: ');
     if (at < 0) return;
@@ -75,7 +76,7 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
   // widened on purpose: they are set inside the sampler's closure, which narrowing does not follow
   let cpu0 = null as CpuSample | null;
   let cpu1 = null as CpuSample | null;
-  const hwm = () => {
+  const sample = () => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
       if (m) peak = Math.max(peak, Number(m[1]) * 1024);
@@ -90,7 +91,7 @@ async function runJob(input: string, ocr: boolean, log: (l: string) => void, lab
       // exited
     }
   };
-  const sampler = setInterval(hwm, 200);
+  const sampler = setInterval(sample, 200);
   let last = 0;
   const progress = setInterval(() => {
     if (lastLine && Date.now() - last > 30_000) {
